@@ -1,0 +1,1 @@
+"""runtime-base-ci: build, package, link against, verify and share the Runtime.Base shared runtime."""
