@@ -1,0 +1,151 @@
+"""python -m ci <stage>: every stage without nox, and the whole pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import platforms
+from .errors import CiError
+from .report import StageResult, console, publish_summary, table, write_report
+from .tools import TOOL_SECONDS
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from .pipeline import Layout, run_platform
+    from .runtime import reference
+
+    started = time.perf_counter()
+    selected = platforms.select(args.platform)
+    description = reference.describe()
+    console.print(f"Packaging Runtime.Base: {description} for {', '.join(p.rid for p in selected)}", markup=False)
+    layout = Layout(Path(args.build_dir), Path(args.dist))
+    results: list[StageResult] = []
+    for platform in selected:
+        results += run_platform(platform, layout, args.configuration)
+    report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started, TOOL_SECONDS)
+    console.print(table(results))
+    publish_summary(results)
+    console.print(f"report: {layout.dist / 'report.json'}")
+    return 0 if report["ok"] else 1
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .runtime import reference
+
+    platform = platforms.get_platform(args.platform or platforms.host_rid())
+    out, rebuilt = reference.build(platform, Path(args.out), args.configuration)
+    console.print(f"{'built' if rebuilt else 'up to date'}: {out.root / out.library}")
+    return 0
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from .package import package
+
+    pkg = package(Path(args.build), Path(args.dist))
+    console.print(f"{'packaged' if pkg.rebuilt else 'up to date'}: {pkg.archive} {pkg.symbols}")
+    return 0
+
+
+def cmd_apps(args: argparse.Namespace) -> int:
+    from .apps import build_apps
+
+    platform = platforms.get_platform(args.platform or platforms.host_rid())
+    app_set, rebuilt = build_apps(platform, Path(args.package), Path(args.out))
+    console.print(f"{'linked' if rebuilt else 'up to date'}: {len(app_set.apps)} binaries in {app_set.root}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    result = verify(Path(args.runtime), [Path(a) for a in args.app])
+    if args.json:
+        _print_json(result)
+    else:
+        for v in result["violations"]:
+            console.print(f"[red]violation[/] {v['app']}: {v['symbol'] or '-'}: {v['problem']}", markup=True)
+        console.print(f"{len(result['apps'])} binaries checked, {len(result['violations'])} violations")
+    return 0 if result["ok"] else 1
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    from .apps import read_app_set
+    from .share import measure
+
+    result = measure(read_app_set(Path(args.apps)))
+    if args.json:
+        _print_json(result)
+    else:
+        for p in result["processes"]:
+            console.print(f"{p['app']:>12} pid {p['pid']}: {p['copies']} copy, rss {p['rss_kib']} KiB, "
+                          f"pss {p['pss_kib']} KiB, text shared {p['text_shared_clean_kib']} KiB")
+        for problem in result["problems"]:
+            console.print(f"[red]problem[/] {problem}")
+        console.print(f"PSS saved versus private copies: {result['pss_saved_kib']} KiB")
+    return 0 if result["ok"] else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m ci", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    config = {"default": "Release", "choices": ["Debug", "Release"], "help": "runtime configuration"}
+
+    p = sub.add_parser("pipeline", help="build, package, apps, verify and share (what `nox -s package` runs)")
+    p.add_argument("--platform", action="append", help="rid (repeatable) or 'all'; default: this machine's")
+    p.add_argument("--configuration", **config)
+    p.add_argument("--build-dir", default="build")
+    p.add_argument("--dist", default="dist")
+    p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("build", help="build the reference runtime")
+    p.add_argument("--platform")
+    p.add_argument("--configuration", **config)
+    p.add_argument("--out", required=True, help="build output directory")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("package", help="build output -> archives, manifest, SHA256SUMS")
+    p.add_argument("--build", required=True, help="build output directory (with build.json)")
+    p.add_argument("--dist", default="dist")
+    p.set_defaults(func=cmd_package)
+
+    p = sub.add_parser("apps", help="link the sample apps against a package archive")
+    p.add_argument("--platform")
+    p.add_argument("--package", required=True, help="runtime-base-<version>-<rid> archive")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_apps)
+
+    p = sub.add_parser("verify", help="static checks: apps import the runtime, never embed it")
+    p.add_argument("--runtime", required=True, help="the Runtime.Base library")
+    p.add_argument("--app", action="append", required=True, help="an app or plugin (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("share", help="run all apps at once and prove they share one runtime copy")
+    p.add_argument("--apps", required=True, help="app set directory written by the apps stage")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_share)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CiError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

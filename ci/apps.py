@@ -1,0 +1,119 @@
+"""Link the sample apps against an *unpacked* redistributable, never against the build tree.
+
+Output: <out>/runtime (the unpacked package), <out>/bin (apps), <out>/bin/plugins, and
+<out>/apps.json listing every binary for verify, share and smoke.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import cache
+from .archive import sha256_file
+from .exports import REPO_ROOT
+from .errors import InputError
+from .platforms import Platform
+from .redist import Unpacked, open_unpacked, unpack
+from .tools import run_tool, tool_version
+
+APPS_DIR = REPO_ROOT / "reference" / "apps"
+APP_SET = "apps.json"
+CFLAGS = ("-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-pthread")
+STAMP = ".inputs.sha256"
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    kind: str  # "exe" or "plugin"
+    path: str  # relative to the app set root
+    plugins: tuple[str, ...] = ()  # plugin names an exe loads
+
+
+@dataclass(frozen=True)
+class AppSet:
+    root: Path
+    rid: str
+    runtime: Unpacked
+    apps: tuple[App, ...]
+
+    def path(self, app: App) -> Path:
+        return self.root / app.path
+
+    @property
+    def exes(self) -> tuple[App, ...]:
+        return tuple(a for a in self.apps if a.kind == "exe")
+
+
+def _describe(apps_dir: Path) -> dict:
+    return json.loads((apps_dir / "apps.json").read_text())
+
+
+def _compile(platform: Platform, runtime: Unpacked, sources: list[Path], output: Path, shared: bool,
+             defines: dict[str, str], apps_dir: Path) -> None:
+    library_dir = runtime.library.parent
+    rpath = os.path.relpath(library_dir, output.parent)
+    args = [
+        *platform.cc, *CFLAGS, f"-ffile-prefix-map={apps_dir}=.", f"-ffile-prefix-map={runtime.root}=runtime",
+        *(f"-I{d}" for d in sorted({(runtime.root / h).parent for h in runtime.manifest["include"]})),
+        *(f'-D{k}="{v}"' for k, v in sorted(defines.items())),
+        *(["-shared", "-fPIC"] if shared else []),
+        "-o", output, *sources,
+        *(runtime.root / rel for rel in runtime.manifest["link"]),
+        f"-Wl,-rpath,$ORIGIN/{rpath}", "-Wl,--build-id=sha1", "-ldl",
+    ]
+    run_tool(args, cwd=apps_dir)
+
+
+def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path = APPS_DIR) -> tuple[AppSet, bool]:
+    """Unpack `package` into out/runtime and link every app against it."""
+    described = _describe(apps_dir)
+    sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
+    stamp = out / STAMP
+    key = cache.digest({**sources, "package": package}, [CFLAGS, platform.rid, tool_version(platform.cc[0])])
+    if cache.is_fresh(stamp, key, [out / APP_SET]):
+        return read_app_set(out), False
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    runtime = unpack(package, out / "runtime")
+    if runtime.rid != platform.rid:
+        raise InputError(package, f"is a {runtime.rid} package, not {platform.rid}")
+    apps: list[App] = []
+    for name, spec in sorted(described["plugins"].items()):
+        target = out / "bin" / "plugins" / platform.plugin_name(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _compile(platform, runtime, [apps_dir / s for s in spec["sources"]], target, True, spec.get("defines", {}), apps_dir)
+        apps.append(App(name, "plugin", target.relative_to(out).as_posix()))
+    for name, spec in sorted(described["apps"].items()):
+        target = out / "bin" / f"{name}{platform.exe_suffix}"
+        _compile(platform, runtime, [apps_dir / s for s in spec["sources"]], target, False, spec.get("defines", {}), apps_dir)
+        apps.append(App(name, "exe", target.relative_to(out).as_posix(), tuple(spec.get("plugins", ()))))
+    app_set = AppSet(out, platform.rid, runtime, tuple(apps))
+    _write_app_set(app_set)
+    cache.mark_fresh(stamp, key)
+    return app_set, True
+
+
+def _write_app_set(app_set: AppSet) -> None:
+    data = {"rid": app_set.rid, "runtime": "runtime",
+            "apps": [asdict(a) for a in app_set.apps],
+            "sha256": {a.path: sha256_file(app_set.path(a)) for a in app_set.apps}}
+    (app_set.root / APP_SET).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def read_app_set(root: Path) -> AppSet:
+    listing = root / APP_SET
+    try:
+        data = json.loads(listing.read_text())
+        apps = tuple(App(a["name"], a["kind"], a["path"], tuple(a["plugins"])) for a in data["apps"])
+        rid, runtime = data["rid"], data["runtime"]
+    except FileNotFoundError:
+        raise InputError(listing, "missing: not an app set (run the apps stage first)") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(listing, f"malformed app set ({exc})") from None
+    return AppSet(root, rid, open_unpacked(root / runtime), apps)

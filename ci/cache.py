@@ -1,0 +1,26 @@
+"""Input digests and stamps: a stage whose inputs did not change does no work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+
+def digest(files: Mapping[str, Path], extra: object = None) -> str:
+    """sha256 over labelled files (label and content) and any JSON-able extra."""
+    h = hashlib.sha256()
+    for label, path in sorted(files.items()):
+        h.update(label.encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    h.update(json.dumps(extra, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def is_fresh(stamp: Path, key: str, outputs: Iterable[Path]) -> bool:
+    return stamp.is_file() and stamp.read_text() == key and all(p.exists() for p in outputs)
+
+
+def mark_fresh(stamp: Path, key: str) -> None:
+    stamp.write_text(key)

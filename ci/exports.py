@@ -1,0 +1,55 @@
+"""Runtime.Base's export list: read from its one source, written as a GNU version script or a .def."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPORT_LIST = REPO_ROOT / "packaging" / "runtime-base-exports.txt"
+
+#: Symbol version the exports carry on ELF, as ILC writes it.
+ELF_VERSION = "V1.0"
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    data: bool = False
+
+
+def read_exports(path: Path = EXPORT_LIST) -> tuple[Export, ...]:
+    exports: list[Export] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(path, f"cannot read export list ({exc.strerror})") from None
+    for number, line in enumerate(lines, 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) > 2 or (len(words) == 2 and words[1] != "DATA") or not words[0].isidentifier():
+            raise InputError(path, f"line {number}: expected 'NAME' or 'NAME DATA', got {line.strip()!r}")
+        exports.append(Export(words[0], data=len(words) == 2))
+    names = [e.name for e in exports]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(path, f"{dup} is listed twice")
+    if not exports:
+        raise InputError(path, "lists no exports")
+    return tuple(exports)
+
+
+def version_script(exports: tuple[Export, ...]) -> str:
+    """GNU ld version script; ',DATA' is a Windows notion and has no place here."""
+    names = "".join(f"    {e.name};\n" for e in exports)
+    return f"{ELF_VERSION} {{\n  global:\n{names}  local: *;\n}};\n"
+
+
+def def_file(exports: tuple[Export, ...], library: str) -> str:
+    """Windows module-definition file, data symbols marked DATA."""
+    lines = [f"LIBRARY {library}", "EXPORTS"]
+    lines += [f"    {e.name}{' DATA' if e.data else ''}" for e in exports]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,106 @@
+"""build -> package -> apps -> verify -> share, per platform, with progress and one report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .apps import build_apps
+from .errors import CiError
+from .package import package
+from .platforms import Platform
+from .report import StageResult, progress
+from .runtime import reference
+from .share import measure
+from .verify import verify
+
+STAGES = ("build", "package", "apps", "verify", "share")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the pipeline keeps its work: build/<rid>/... and dist/."""
+
+    build: Path
+    dist: Path
+
+    def runtime(self, rid: str) -> Path:
+        return self.build / rid / "runtime"
+
+    def apps(self, rid: str) -> Path:
+        return self.build / rid / "apps"
+
+
+def _kib(path: Path) -> str:
+    return f"{path.stat().st_size / 1024:.1f} KiB"
+
+
+def run_platform(platform: Platform, layout: Layout, configuration: str) -> list[StageResult]:
+    rid = platform.rid
+    state: dict = {}
+
+    def build(r: StageResult) -> None:
+        out, rebuilt = reference.build(platform, layout.runtime(rid), configuration)
+        r.status = "ok" if rebuilt else "up to date"
+        r.summary = f"{out.name} {out.version} ({out.configuration}) {_kib(out.root / out.library)}"
+
+    def package_(r: StageResult) -> None:
+        pkg = package(layout.runtime(rid), layout.dist)
+        state["package"] = pkg
+        r.status = "ok" if pkg.rebuilt else "up to date"
+        r.summary = f"{pkg.archive.name} {_kib(pkg.archive)}, symbols {_kib(pkg.symbols)}"
+        r.details = {"archive": str(pkg.archive), "symbols": str(pkg.symbols),
+                     "archive_bytes": pkg.archive.stat().st_size, "symbols_bytes": pkg.symbols.stat().st_size}
+
+    def apps(r: StageResult) -> None:
+        app_set, rebuilt = build_apps(platform, state["package"].archive, layout.apps(rid))
+        state["apps"] = app_set
+        r.status = "ok" if rebuilt else "up to date"
+        r.summary = f"{len(app_set.exes)} apps, {len(app_set.apps) - len(app_set.exes)} plugins"
+        r.details = {"apps": [a.path for a in app_set.apps]}
+
+    def verify_(r: StageResult) -> None:
+        app_set = state["apps"]
+        result = verify(app_set.runtime.library, [app_set.path(a) for a in app_set.apps])
+        r.details = result
+        r.summary = f"{len(result['apps'])} binaries, {len(result['violations'])} violations"
+        if not result["ok"]:
+            r.status = "failed"
+
+    def share(r: StageResult) -> None:
+        if platform.run_here != "native":
+            r.status, r.summary = "not run", f"needs a {platform.runner} runner"
+            return
+        result = measure(state["apps"])
+        r.details = result
+        r.summary = (f"{len(result['processes'])} processes, one copy each, "
+                     f"PSS saved {result['pss_saved_kib']} KiB" if result["ok"] else "; ".join(result["problems"]))
+        if not result["ok"]:
+            r.status = "failed"
+
+    steps: list[tuple[str, Callable[[StageResult], None]]] = [
+        ("build", build), ("package", package_), ("apps", apps), ("verify", verify_), ("share", share)]
+    return _run_steps(rid, steps)
+
+
+def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]]) -> list[StageResult]:
+    results = []
+    failed = None
+    for name, step in steps:
+        result = StageResult(name, rid)
+        results.append(result)
+        if failed:
+            result.status, result.summary = "not run", f"{failed} failed"
+            continue
+        started = time.perf_counter()
+        with progress(f"{name} {rid}"):
+            try:
+                step(result)
+            except CiError as exc:
+                result.status, result.summary = "failed", exc.message
+        result.seconds = time.perf_counter() - started
+        if result.status == "failed":
+            failed = name
+    return results

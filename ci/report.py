@@ -1,0 +1,85 @@
+"""Results as JSON, as a rich table on the terminal, and in the GitHub Actions job summary."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import schemas
+
+console = Console(stderr=False, highlight=False)
+STATUS_STYLE = {"ok": "green", "up to date": "cyan", "failed": "bold red", "not run": "yellow"}
+
+
+@dataclass
+class StageResult:
+    stage: str
+    rid: str
+    status: str = "ok"
+    seconds: float = 0.0
+    summary: str = ""
+    details: dict = field(default_factory=dict)
+
+
+def in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+@contextmanager
+def progress(title: str) -> Iterator[None]:
+    """A collapsible log group on GitHub, a spinner on a terminal; elapsed time at the end."""
+    started = time.perf_counter()
+    if in_github_actions():
+        print(f"::group::{title}", flush=True)
+        try:
+            yield
+        finally:
+            print("::endgroup::", flush=True)
+    else:
+        with console.status(f"{title} ..."):
+            yield
+    console.print(f"  {title}: {time.perf_counter() - started:.1f}s")
+
+
+def table(results: list[StageResult]) -> Table:
+    view = Table(title="runtime-base-ci")
+    for column in ("Stage", "Platform", "Status", "Time", "Result"):
+        view.add_column(column, justify="right" if column == "Time" else "left")
+    for r in results:
+        style = STATUS_STYLE.get(r.status, "")
+        view.add_row(r.stage, r.rid, f"[{style}]{r.status}[/]", f"{r.seconds:.1f}s", r.summary)
+    return view
+
+
+def markdown(results: list[StageResult]) -> str:
+    rows = ["| Stage | Platform | Status | Time | Result |", "| --- | --- | --- | ---: | --- |"]
+    rows += [f"| {r.stage} | {r.rid} | {r.status} | {r.seconds:.1f}s | {r.summary.replace('|', '/')} |" for r in results]
+    return "\n".join(rows) + "\n"
+
+
+def publish_summary(results: list[StageResult]) -> None:
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write("## runtime-base-ci\n\n" + markdown(results))
+
+
+def write_report(path: Path, runtime: str, results: list[StageResult], total: float, tool_seconds: dict) -> dict:
+    data = {
+        "schema_version": 1,
+        "runtime": runtime,
+        "ok": all(r.status in ("ok", "up to date") for r in results),
+        "total_seconds": round(total, 3),
+        "tool_seconds": {k: round(v, 3) for k, v in sorted(tool_seconds.items())},
+        "stages": [asdict(r) | {"seconds": round(r.seconds, 3)} for r in results],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    schemas.dump("report", data, path)
+    return data

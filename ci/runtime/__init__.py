@@ -1,0 +1,1 @@
+"""Runtime sources: what builds Runtime.Base, and the build output every later stage reads."""

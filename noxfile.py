@@ -1,0 +1,20 @@
+"""Nox sessions: each a few lines calling into the `ci` package."""
+
+import nox
+
+nox.options.sessions = ["package"]
+nox.options.reuse_venv = "yes"  # a rerun with nothing changed reinstalls nothing
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build, package, link apps against, verify and share Runtime.Base (`-- --platform RID`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "pipeline", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and end-to-end tests with real compilers and processes."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)

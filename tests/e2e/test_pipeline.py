@@ -1,0 +1,95 @@
+"""A user runs the whole pipeline: every stage passes, a rerun does nothing, outputs hold together."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+
+from ci import schemas
+from ci.archive import sha256_file
+from ci.binaries import read_binary
+from ci.exports import read_exports
+from tests.conftest import run_ci
+
+RID = "linux-x64"
+
+
+def _report(pipeline: dict) -> dict:
+    return schemas.load("report", pipeline["dist"] / "report.json")
+
+
+def test_first_line_names_the_runtime_and_where_it_comes_from(pipeline):
+    first = pipeline["output"].splitlines()[0]
+    assert "reference runtime 10.0.0-ref.1" in first
+    assert "reference/runtime" in first and RID in first
+
+
+def test_every_stage_passes(pipeline):
+    report = _report(pipeline)
+    assert report["ok"]
+    assert [(s["stage"], s["status"]) for s in report["stages"]] == [
+        (name, "ok") for name in ("build", "package", "apps", "verify", "share")]
+    assert {"gcc", "objcopy"} <= set(report["tool_seconds"])
+
+
+def test_rerun_with_nothing_changed_rebuilds_nothing(pipeline):
+    dist = pipeline["dist"]
+    before = {p.name: (p.stat().st_mtime_ns, sha256_file(p)) for p in dist.iterdir() if p.is_file()}
+    done = run_ci("pipeline", "--build-dir", pipeline["build"], "--dist", dist)
+    assert done.returncode == 0, done.stdout + done.stderr
+    statuses = {s["stage"]: s["status"] for s in _report(pipeline)["stages"]}
+    assert statuses == {"build": "up to date", "package": "up to date", "apps": "up to date",
+                        "verify": "ok", "share": "ok"}
+    after = {p.name: (p.stat().st_mtime_ns, sha256_file(p)) for p in dist.iterdir() if p.is_file()}
+    assert {k: v for k, v in after.items() if k != "report.json"} == {k: v for k, v in before.items() if k != "report.json"}
+
+
+def test_archive_holds_manifest_library_and_header(pipeline):
+    archive = pipeline["dist"] / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert names == sorted(names)
+    assert {"manifest.json", "lib/libRuntime.Base.so", "include/RuntimeBase.h"} <= set(names)
+    schemas.validate("manifest", manifest, archive)
+    assert manifest["rid"] == RID and manifest["source"]["kind"] == "reference"
+    listed = {(e.name, "data" if e.data else "function") for e in read_exports()}
+    assert {(e["name"], e["kind"]) for e in manifest["exports"]} == listed
+    assert {f["path"] for f in manifest["files"]} == set(n for n in names if "." in n.rsplit("/", 1)[-1]) - {"manifest.json"}
+
+
+def test_symbols_are_split_and_linked_by_debuglink(pipeline, tmp_path):
+    dist = pipeline["dist"]
+    with tarfile.open(dist / f"runtime-base-10.0.0-ref.1-{RID}-symbols.tar.gz") as tar:
+        tar.extractall(tmp_path / "sym", filter="data")
+    with tarfile.open(dist / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz") as tar:
+        tar.extractall(tmp_path / "pkg", filter="data")
+    library = tmp_path / "pkg/lib/libRuntime.Base.so"
+    debug = tmp_path / "sym/lib/libRuntime.Base.so.dbg"
+    sections = subprocess.run(["readelf", "-S", "-W", library], capture_output=True, text=True, check=True).stdout
+    assert ".gnu_debuglink" in sections and ".debug_info" not in sections
+    debug_sections = subprocess.run(["readelf", "-S", "-W", debug], capture_output=True, text=True, check=True).stdout
+    assert ".debug_info" in debug_sections
+    assert read_binary(library).build_id == read_binary(debug).build_id is not None
+
+
+def test_sha256sums_cover_every_archive(pipeline):
+    dist = pipeline["dist"]
+    done = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=dist, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = {line.split()[1] for line in (dist / "SHA256SUMS").read_text().splitlines()}
+    assert listed == {p.name for p in dist.iterdir() if p.name.endswith(".tar.gz")}
+
+
+def test_share_report_shows_one_copy_and_saved_pss(pipeline):
+    share = next(s for s in _report(pipeline)["stages"] if s["stage"] == "share")["details"]
+    runtime = share["runtime"]
+    assert len(share["processes"]) == 4
+    for process in share["processes"]:
+        assert process["copies"] == 1 and process["same_file"]
+        assert process["report"]["runtime_path"] == runtime
+        assert process["text_shared_clean_kib"] > 0
+    host = next(p for p in share["processes"] if p["app"] == "plugin_host")["report"]
+    assert [p["instance"] for p in host["plugins"]] == [host["instance"]] * 2
+    assert share["pss_saved_kib"] > 0
