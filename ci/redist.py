@@ -39,7 +39,13 @@ def check_files(root: Path, manifest: dict, source: Path) -> None:
 
 
 def open_unpacked(root: Path, source: Path | None = None) -> Unpacked:
-    manifest = schemas.load("manifest", root / MANIFEST)
+    """Validate an unpacked redistributable; errors name `source` (the archive) when given."""
+    try:
+        manifest = schemas.load("manifest", root / MANIFEST)
+    except InputError as exc:
+        if source is None:
+            raise
+        raise InputError(source, f"{MANIFEST}: {exc.problem}") from None
     check_files(root, manifest, source or root)
     return Unpacked(root, manifest)
 

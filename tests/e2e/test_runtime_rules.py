@@ -1,0 +1,39 @@
+"""One runtime per process, and share noticing an app that loads another copy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+from tests.conftest import run_ci
+from tests.e2e.helpers import FIXTURES, gcc, unpacked_runtime
+
+
+def test_second_copy_in_one_process_refuses(pipeline, tmp_path):
+    runtime = unpacked_runtime(pipeline)
+    exe = tmp_path / "second_copy"
+    gcc("-o", exe, FIXTURES / "second_copy.c", f"-I{runtime / 'include'}", runtime / "lib/libRuntime.Base.so",
+        f"-Wl,-rpath,{runtime / 'lib'}", "-ldl")
+    copy = tmp_path / "other" / "libRuntime.Base.so"
+    copy.parent.mkdir()
+    shutil.copyfile(runtime / "lib/libRuntime.Base.so", copy)
+    done = subprocess.run([exe, copy], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["second_refused"] is True
+    message = done.stderr.strip()
+    assert "one runtime per process" in message
+    assert str(copy) in message and str((runtime / "lib/libRuntime.Base.so").resolve()) in message
+
+
+def test_share_fails_when_an_app_loads_a_different_copy(pipeline, tmp_path):
+    runtime = unpacked_runtime(pipeline)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copyfile(runtime / "lib/libRuntime.Base.so", elsewhere / "libRuntime.Base.so")
+    # LD_LIBRARY_PATH is searched before the apps' RUNPATH: every app now maps the stray copy.
+    done = run_ci("share", "--apps", pipeline["build"] / "linux-x64" / "apps", "--json",
+                  env={"LD_LIBRARY_PATH": str(elsewhere)})
+    assert done.returncode == 1, done.stdout + done.stderr
+    problems = json.loads(done.stdout)["problems"]
+    assert any("not the package's" in p and str(elsewhere) in p for p in problems)
