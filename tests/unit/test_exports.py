@@ -1,0 +1,52 @@
+"""The export list: one source, written as a GNU version script and a Windows .def."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from ci.errors import InputError
+from ci.exports import EXPORT_LIST, def_file, read_exports, version_script
+
+
+def test_the_list_has_the_runtime_surface():
+    exports = read_exports()
+    names = [e.name for e in exports]
+    assert names[0] == "InitializeRuntimeBase" and len(names) == 84
+    assert {e.name for e in exports if e.data} == {"DotNetRuntimeDebugHeader", "g_cpuFeatures"}
+
+
+def test_version_script_has_no_data_suffix_and_ld_accepts_it(tmp_path):
+    script = version_script(read_exports())
+    assert script.startswith("V1.0 {") and "DATA" not in script and script.rstrip().endswith("};")
+    (tmp_path / "exports.map").write_text(script)
+    (tmp_path / "empty.c").write_text("int InitializeRuntimeBase(void) { return 0; }\n")
+    done = subprocess.run(["gcc", "-shared", "-fPIC", "-o", tmp_path / "lib.so", tmp_path / "empty.c",
+                           f"-Wl,--version-script={tmp_path / 'exports.map'}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_def_file_marks_data():
+    text = def_file(read_exports(), "Runtime.Base.dll")
+    lines = text.splitlines()
+    assert lines[:2] == ["LIBRARY Runtime.Base.dll", "EXPORTS"]
+    assert "    g_cpuFeatures DATA" in lines and "    RhpNewFast" in lines
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("Foo BAR\n", "line 1: expected 'NAME' or 'NAME DATA'"),
+    ("Foo\nFoo\n", "Foo is listed twice"),
+    ("# only a comment\n", "lists no exports"),
+    ("Foo-Bar\n", "line 1"),
+])
+def test_bad_lists_are_named(tmp_path, content, problem):
+    path = tmp_path / "exports.txt"
+    path.write_text(content)
+    with pytest.raises(InputError) as caught:
+        read_exports(path)
+    assert str(caught.value).startswith(f"{path}: ") and problem in str(caught.value)
+
+
+def test_list_is_kept_in_one_place():
+    assert EXPORT_LIST.name == "runtime-base-exports.txt" and EXPORT_LIST.parent.name == "packaging"
