@@ -1,0 +1,57 @@
+"""Binary readers: one `Binary` model for ELF and PE files."""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+from pathlib import Path
+
+from ci.binaries.elf import ELF_MAGIC, read_elf
+from ci.binaries.model import Binary, Symbol
+from ci.binaries.pe import PE_MAGIC, read_pe
+from ci.errors import InputError
+
+__all__ = ["Binary", "Symbol", "read_binary"]
+
+
+def read_binary(path: str | Path) -> Binary:
+    """Read an ELF or PE file; the same unchanged file is parsed once."""
+    path = Path(path)
+    info = _regular_file(path)
+    # Inode and mtime in the key: a rebuilt or replaced file is read again.
+    return _read_cached(path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _regular_file(path: Path) -> os.stat_result:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(path, "is a directory, not a binary")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(path, "not a regular file")
+    if info.st_size == 0:
+        raise InputError(path, "file is empty")
+    return info
+
+
+@functools.lru_cache(maxsize=256)
+def _read_cached(path: Path, dev: int, ino: int, size: int, mtime_ns: int) -> Binary:
+    magic = _magic(path)
+    if magic.startswith(ELF_MAGIC):
+        return read_elf(path)
+    if magic.startswith(PE_MAGIC):
+        return read_pe(path)
+    raise InputError(path, f"not an ELF or PE binary (starts with {magic!r})")
+
+
+def _magic(path: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(4)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
