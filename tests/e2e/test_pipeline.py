@@ -93,3 +93,13 @@ def test_share_report_shows_one_copy_and_saved_pss(pipeline):
     host = next(p for p in share["processes"] if p["app"] == "plugin_host")["report"]
     assert [p["instance"] for p in host["plugins"]] == [host["instance"]] * 2
     assert share["pss_saved_kib"] > 0
+
+
+def test_model_agrees_with_readelf_on_every_built_binary(pipeline):
+    from tests.readelf_view import model_view, readelf_view
+
+    root = pipeline["build"] / RID
+    binaries = [p for p in root.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"]
+    assert len(binaries) >= 8  # runtime + .dbg in the build, the unpacked runtime, 4 apps, 2 plugins
+    for path in binaries:
+        assert model_view(read_binary(path)) == readelf_view(path), path
