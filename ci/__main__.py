@@ -25,7 +25,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     selected = platforms.select(args.platform)
     description = reference.describe()
-    console.print(f"Packaging Runtime.Base: {description} for {', '.join(p.rid for p in selected)}", markup=False)
+    console.print(f"Packaging Runtime.Base: {description} for {', '.join(p.rid for p in selected)}", markup=False, soft_wrap=True)
     layout = Layout(Path(args.build_dir), Path(args.dist))
     results: list[StageResult] = []
     for platform in selected:

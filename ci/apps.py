@@ -71,6 +71,7 @@ def _compile(platform: Platform, runtime: Unpacked, sources: list[Path], output:
 
 def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path = APPS_DIR) -> tuple[AppSet, bool]:
     """Unpack `package` into out/runtime and link every app against it."""
+    out = out.resolve()
     described = _describe(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
     stamp = out / STAMP

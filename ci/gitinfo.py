@@ -22,5 +22,6 @@ def source_info(kind: str, path: Path) -> Source:
     if commit is None:
         return Source(kind=kind, commit=None, dirty=False, date_epoch=None)
     status = _git(path, "status", "--porcelain", "--untracked-files=no", "--", ".")
-    epoch = _git(path, "log", "-1", "--format=%ct", "--", ".")
+    # A source not committed yet takes the checkout's last commit time.
+    epoch = _git(path, "log", "-1", "--format=%ct", "--", ".") or _git(path, "log", "-1", "--format=%ct")
     return Source(kind=kind, commit=commit, dirty=bool(status), date_epoch=int(epoch) if epoch else None)

@@ -11,7 +11,7 @@ from .apps import build_apps
 from .errors import CiError
 from .package import package
 from .platforms import Platform
-from .report import StageResult, progress
+from .report import StageResult, console, progress
 from .runtime import reference
 from .share import measure
 from .verify import verify
@@ -99,7 +99,8 @@ def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]])
             try:
                 step(result)
             except CiError as exc:
-                result.status, result.summary = "failed", exc.message
+                console.print(f"[red]{name} {rid} failed:[/] {exc.message}", soft_wrap=True)
+                result.status, result.summary = "failed", exc.message.splitlines()[0][:120]
         result.seconds = time.perf_counter() - started
         if result.status == "failed":
             failed = name

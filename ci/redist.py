@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +52,18 @@ def open_unpacked(root: Path, source: Path | None = None) -> Unpacked:
     return Unpacked(root, manifest)
 
 
+def _sync(root: Path) -> None:
+    """Write the unpacked files back now: durable, and their pages show as clean when mapped."""
+    for path in root.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+
+
 def unpack(package: Path, dest: Path) -> Unpacked:
     """Extract `package` into `dest` (replaced), then validate it; nothing half-done is left."""
     archive.safe_extract(package, dest)
+    _sync(dest)
     try:
         return open_unpacked(dest, package)
     except InputError:

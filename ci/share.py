@@ -44,6 +44,7 @@ class Region:
     rss: int
     pss: int
     shared_clean: int
+    shared_dirty: int  # file pages not yet written back count here, though shared all the same
 
 
 def _start(app_set: AppSet) -> list[Held]:
@@ -109,13 +110,13 @@ def _regions(pid: int) -> list[Region]:
         for line in maps:
             parts = line.split(maxsplit=5)
             if len(parts) == 6 and parts[5].startswith("/"):
-                major, minor = (int(x, 16) for x in parts[2].split(":"))
+                major, minor = (int(x, 16) for x in parts[3].split(":"))
                 identity[parts[0]] = (parts[5].rstrip("\n"), parts[1], (major, minor), int(parts[4]))
     regions = []
     for m in psutil.Process(pid).memory_maps(grouped=False):
         if m.addr in identity:
             path, perms, device, inode = identity[m.addr]
-            regions.append(Region(path, perms, device, inode, m.rss, m.pss, m.shared_clean))
+            regions.append(Region(path, perms, device, inode, m.rss, m.pss, m.shared_clean, m.shared_dirty))
     return regions
 
 
@@ -143,6 +144,7 @@ def measure(app_set: AppSet) -> dict:
 def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], int]) -> dict:
     regions = [r for r in _regions(h.process.pid) if _is_runtime(r, library.name, package_file)]
     files = sorted({(r.device, r.inode, r.path) for r in regions})
+    text = [r for r in regions if "x" in r.perms]
     return {
         "app": h.name,
         "pid": h.process.pid,
@@ -152,7 +154,8 @@ def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], i
         "same_file": len(files) == 1 and (files[0][0], files[0][1]) == package_file,
         "rss_kib": sum(r.rss for r in regions) // 1024,
         "pss_kib": sum(r.pss for r in regions) // 1024,
-        "text_shared_clean_kib": sum(r.shared_clean for r in regions if "x" in r.perms) // 1024,
+        "text_shared_clean_kib": sum(r.shared_clean for r in text) // 1024,
+        "text_shared_kib": sum(r.shared_clean + r.shared_dirty for r in text) // 1024,
     }
 
 
@@ -163,8 +166,8 @@ def _problems(processes: list[dict], library: Path) -> list[str]:
             problems.append(f"{p['app']} (pid {p['pid']}) maps {p['copies']} Runtime.Base files: {p['files']}")
         elif not p["same_file"]:
             problems.append(f"{p['app']} maps {p['files'][0]['path']}, not the package's {library}")
-        if len(processes) > 1 and p["text_shared_clean_kib"] == 0:
-            problems.append(f"{p['app']}: Runtime.Base text pages are not shared (Shared_Clean 0)")
+        if len(processes) > 1 and p["text_shared_kib"] == 0:
+            problems.append(f"{p['app']}: Runtime.Base text pages are not shared with the other processes")
         reported = p["report"].get("runtime_path")
         if reported != str(library):
             problems.append(f"{p['app']} reports runtime {reported!r}, expected {str(library)!r}")

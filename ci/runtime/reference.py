@@ -63,6 +63,7 @@ def _cflags(platform: Platform, configuration: str, source_dir: Path, version: s
 
 def build(platform: Platform, out: Path, configuration: str = "Release", source_dir: Path = SOURCE_DIR) -> tuple[BuildOutput, bool]:
     """Build into `out`; returns the output and whether anything was rebuilt."""
+    out = out.resolve()
     version = read_version(source_dir)
     flags = _cflags(platform, configuration, source_dir, version)
     library = f"lib/{platform.library_name}"

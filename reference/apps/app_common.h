@@ -1,0 +1,385 @@
+/*
+ * app_common.h - shared by the sample apps and plugins (header-only, private to the apps).
+ *
+ *  - Start-up: parse --hold, initialize the runtime, find the runtime module's path.
+ *  - One JSON line on stdout with the common keys first:
+ *      "app", "pid", "instance" (16 lowercase hex digits), "runtime_path", "version"
+ *    then the app's own keys, in a fixed order.
+ *  - --hold: after the line is printed and flushed, read stdin until EOF, then exit 0, so a
+ *    caller can hold many processes alive at once and release them by closing the pipe.
+ *  - The runtime's path is found from the app's side: the module that provides the app's
+ *    InitializeRuntimeBase (dladdr on its address, then realpath).
+ *
+ * Exit codes: 0 success, 1 a check failed, 2 runtime failure or bad usage, 3 plugin loading.
+ * Include this header first: it sets _GNU_SOURCE for dladdr1/dlinfo.
+ */
+#ifndef APP_COMMON_H
+#define APP_COMMON_H
+
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1
+#endif
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#  include <process.h>
+#  include <windows.h>
+#  define APP_EXPORT __declspec(dllexport)
+#  define app_getpid() ((long)_getpid())
+#else
+#  include <dlfcn.h>
+#  include <link.h>
+#  include <unistd.h>
+#  define APP_EXPORT __attribute__((visibility("default")))
+#  define app_getpid() ((long)getpid())
+#endif
+
+#include "RuntimeBase.h"
+
+#define APP_PATH_MAX 4096
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define APP_NORETURN __attribute__((noreturn))
+#  define APP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#  define APP_NORETURN
+#  define APP_PRINTF(f, a)
+#endif
+
+/* --- JSON -------------------------------------------------------------------------------- */
+
+typedef struct app_json {
+    char *text;
+    size_t length;
+    size_t capacity;
+    int failed;
+    int depth;
+    int members[16]; /* members written so far at each nesting level */
+} app_json;
+
+static inline void json_raw(app_json *j, const char *s, size_t n)
+{
+    if (j->failed)
+        return;
+    if (j->length + n + 1 > j->capacity) {
+        size_t capacity = j->capacity ? j->capacity : 1024;
+        while (j->length + n + 1 > capacity)
+            capacity *= 2;
+        char *grown = realloc(j->text, capacity);
+        if (grown == NULL) {
+            j->failed = 1;
+            return;
+        }
+        j->text = grown;
+        j->capacity = capacity;
+    }
+    memcpy(j->text + j->length, s, n);
+    j->length += n;
+    j->text[j->length] = '\0';
+}
+
+static inline void json_puts(app_json *j, const char *s)
+{
+    json_raw(j, s, strlen(s));
+}
+
+APP_PRINTF(2, 3) static inline void json_printf(app_json *j, const char *format, ...)
+{
+    char buffer[128];
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(buffer, sizeof buffer, format, args);
+    va_end(args);
+    if (n < 0 || (size_t)n >= sizeof buffer)
+        j->failed = 1;
+    else
+        json_raw(j, buffer, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if s does not start one. */
+static inline size_t json_utf8_length(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        unsigned char low = s[0] == 0xE0 ? 0xA0 : 0x80; /* no overlongs */
+        unsigned char high = s[0] == 0xED ? 0x9F : 0xBF; /* no surrogates */
+        return s[1] >= low && s[1] <= high && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        unsigned char low = s[0] == 0xF0 ? 0x90 : 0x80;
+        unsigned char high = s[0] == 0xF4 ? 0x8F : 0xBF; /* up to U+10FFFF */
+        return s[1] >= low && s[1] <= high && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+/* A JSON string. Bytes that are not valid UTF-8 (possible in file names) become \udcXX, the
+ * "surrogateescape" convention: Python's os.fsencode() turns them back into the same bytes. */
+static inline void json_string(app_json *j, const char *value)
+{
+    const unsigned char *s = (const unsigned char *)value;
+    json_puts(j, "\"");
+    while (*s != '\0') {
+        size_t n = json_utf8_length(s);
+        if (n == 0) {
+            json_printf(j, "\\udc%02x", (unsigned)*s);
+            s++;
+        } else if (*s == '"' || *s == '\\') {
+            json_raw(j, "\\", 1);
+            json_raw(j, (const char *)s, 1);
+            s++;
+        } else if (*s < 0x20) {
+            json_printf(j, "\\u%04x", (unsigned)*s);
+            s++;
+        } else {
+            json_raw(j, (const char *)s, n);
+            s += n;
+        }
+    }
+    json_puts(j, "\"");
+}
+
+/* Before an array element or an object member. */
+static inline void json_element(app_json *j)
+{
+    if (j->members[j->depth]++ > 0)
+        json_puts(j, ", ");
+}
+
+static inline void json_key(app_json *j, const char *key)
+{
+    json_element(j);
+    json_string(j, key);
+    json_puts(j, ": ");
+}
+
+static inline void json_open(app_json *j, const char *bracket)
+{
+    json_puts(j, bracket);
+    if (j->depth + 1 < (int)(sizeof j->members / sizeof j->members[0]))
+        j->members[++j->depth] = 0;
+    else
+        j->failed = 1;
+}
+
+static inline void json_close(app_json *j, const char *bracket)
+{
+    json_puts(j, bracket);
+    if (j->depth > 0)
+        j->depth--;
+}
+
+static inline void json_key_string(app_json *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    json_string(j, value);
+}
+
+static inline void json_key_int(app_json *j, const char *key, int64_t value)
+{
+    json_key(j, key);
+    json_printf(j, "%" PRId64, value);
+}
+
+static inline void json_key_uint(app_json *j, const char *key, uint64_t value)
+{
+    json_key(j, key);
+    json_printf(j, "%" PRIu64, value);
+}
+
+static inline void json_key_bool(app_json *j, const char *key, int value)
+{
+    json_key(j, key);
+    json_puts(j, value ? "true" : "false");
+}
+
+static inline void app_hex64(uint64_t value, char out[17])
+{
+    snprintf(out, 17, "%016" PRIx64, value);
+}
+
+static inline void json_key_hex64(app_json *j, const char *key, uint64_t value)
+{
+    char hex[17];
+    app_hex64(value, hex);
+    json_key_string(j, key, hex);
+}
+
+/* --- The runtime module, seen from this module ------------------------------------------- */
+
+#if !defined(_WIN32)
+/* In a non-PIE program, &InitializeRuntimeBase is the program's own PLT slot (an undefined
+ * symbol with a value, kept for function pointer equality), in the program and in every
+ * module that asks for the address. The dynamic linker bound the call to the first module in
+ * load order that defines the symbol: find that one. */
+static inline const void *app_bound_definition(const void *address, const char *symbol)
+{
+    Dl_info info;
+    const ElfW(Sym) *entry = NULL;
+    if (dladdr1(address, &info, (void **)&entry, RTLD_DL_SYMENT) == 0 || entry == NULL ||
+        entry->st_shndx != SHN_UNDEF)
+        return address;
+    void *program = dlopen(NULL, RTLD_LAZY);
+    struct link_map *map = NULL;
+    if (program != NULL && dlinfo(program, RTLD_DI_LINKMAP, &map) == 0) {
+        for (; map != NULL; map = map->l_next) {
+            if (map->l_name == NULL || map->l_name[0] == '\0')
+                continue;
+            void *module = dlopen(map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+            if (module == NULL)
+                continue;
+            void *definition = dlsym(module, symbol);
+            dlclose(module);
+            struct link_map *owner = NULL;
+            if (definition != NULL && dladdr1(definition, &info, (void **)&owner, RTLD_DL_LINKMAP) != 0 &&
+                owner == map) {
+                address = definition;
+                break;
+            }
+        }
+    }
+    if (program != NULL)
+        dlclose(program);
+    return address;
+}
+#endif
+
+/* Absolute, canonical path of the module containing `address`. 0 on success. */
+static inline int app_module_path(const void *address, char *out, size_t size)
+{
+#if defined(_WIN32)
+    /* Windows port: the module from the address, its file name as UTF-8. */
+    HMODULE module = NULL;
+    static wchar_t wide[32768];
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            (LPCWSTR)address, &module))
+        return -1;
+    DWORD n = GetModuleFileNameW(module, wide, (DWORD)(sizeof wide / sizeof wide[0]));
+    if (n == 0 || n >= sizeof wide / sizeof wide[0])
+        return -1;
+    return WideCharToMultiByte(CP_UTF8, 0, wide, -1, out, (int)size, NULL, NULL) > 0 ? 0 : -1;
+#else
+    Dl_info info;
+    struct link_map *map = NULL;
+    if (dladdr1(address, &info, (void **)&map, RTLD_DL_LINKMAP) == 0 || map == NULL)
+        return -1;
+    /* The main program has no name in the link map. */
+    const char *file = map->l_name != NULL && map->l_name[0] != '\0' ? map->l_name : "/proc/self/exe";
+    char *resolved = realpath(file, NULL);
+    if (resolved == NULL)
+        return -1;
+    int fits = strlen(resolved) < size;
+    if (fits)
+        strcpy(out, resolved);
+    free(resolved);
+    return fits ? 0 : -1;
+#endif
+}
+
+/* Path of the runtime this module is bound to. 0 on success. */
+static inline int app_runtime_path(char *out, size_t size)
+{
+    const void *address = (const void *)(uintptr_t)&InitializeRuntimeBase;
+#if !defined(_WIN32)
+    address = app_bound_definition(address, "InitializeRuntimeBase");
+#endif
+    return app_module_path(address, out, size);
+}
+
+/* --- Start and finish -------------------------------------------------------------------- */
+
+typedef struct app_context {
+    const char *name;
+    int hold;
+    uint64_t instance;
+    const char *version;
+    char runtime_path[APP_PATH_MAX];
+} app_context;
+
+/* Message on stderr, exit with `code`. */
+APP_NORETURN APP_PRINTF(3, 4) static inline void app_fail(const app_context *app, int code, const char *format, ...)
+{
+    va_list args;
+    fprintf(stderr, "%s: ", app->name);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+static inline void app_start(app_context *app, const char *name, int argc, char **argv)
+{
+    memset(app, 0, sizeof *app);
+    app->name = name;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--hold") == 0)
+            app->hold = 1;
+        else
+            app_fail(app, 2, "unknown argument %s (usage: %s [--hold])", argv[i], name);
+    }
+    app->instance = InitializeRuntimeBase();
+    if (app->instance == 0)
+        app_fail(app, 2, "the runtime refused to initialize");
+    app->version = RhGetRuntimeVersion();
+    if (app_runtime_path(app->runtime_path, sizeof app->runtime_path) != 0)
+        app_fail(app, 2, "cannot find the path of the loaded runtime module");
+}
+
+/* Open the JSON line with the common keys. */
+static inline void app_json_begin(app_json *j, const app_context *app)
+{
+    memset(j, 0, sizeof *j);
+    json_open(j, "{");
+    json_key_string(j, "app", app->name);
+    json_key_int(j, "pid", app_getpid());
+    json_key_hex64(j, "instance", app->instance);
+    json_key_string(j, "runtime_path", app->runtime_path);
+    json_key_string(j, "version", app->version != NULL ? app->version : "");
+}
+
+/* Close and print the line; with --hold wait for EOF on stdin. Exits 0. */
+static inline void app_finish(app_json *j, const app_context *app)
+{
+    json_close(j, "}");
+    if (j->failed)
+        app_fail(app, 2, "out of memory writing the report");
+    fputs(j->text, stdout);
+    fputc('\n', stdout);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        app_fail(app, 1, "cannot write the report to stdout");
+    free(j->text);
+    j->text = NULL;
+    if (app->hold) {
+        char buffer[4096];
+        while (fread(buffer, 1, sizeof buffer, stdin) > 0)
+            ;
+    }
+    exit(0);
+}
+
+/* --- Plugins ----------------------------------------------------------------------------- */
+
+#define PLUGIN_DESCRIBE "plugin_describe"
+
+/* Filled by a plugin's plugin_describe(); `size` is set by the host. */
+typedef struct plugin_report {
+    uint32_t size;
+    char name[32];
+    uint64_t instance;
+    char runtime_path[APP_PATH_MAX];
+    char error[256];
+} plugin_report;
+
+typedef int (*plugin_describe_fn)(plugin_report *report);
+
+#endif /* APP_COMMON_H */

@@ -1,0 +1,51 @@
+/*
+ * plugin - one source, built twice (libplugin_a.so / libplugin_b.so) with PLUGIN_NAME "a" and
+ * "b". Linked against the runtime like an app; loaded by plugin_host with dlopen.
+ *
+ * Exports one function, plugin_describe(): the plugin initializes the runtime itself (which
+ * must give the instance the host already started), uses it, and reports its instance id and
+ * the path of the runtime module as seen from inside the plugin.
+ */
+#include "app_common.h"
+
+#ifndef PLUGIN_NAME
+#  error "PLUGIN_NAME is not defined: build with -DPLUGIN_NAME=\"a\" (a C string literal)"
+#endif
+
+static const RhMethodTable plugin_type = {
+    0, 0, 3 * sizeof(void *), NULL, "Plugin." PLUGIN_NAME, NULL, NULL, 0, 0,
+};
+
+static int plugin_error(plugin_report *report, int code, const char *message)
+{
+    snprintf(report->error, sizeof report->error, "plugin %s: %s", PLUGIN_NAME, message);
+    return code;
+}
+
+APP_EXPORT int plugin_describe(plugin_report *report)
+{
+    if (report == NULL || report->size != sizeof *report)
+        return 1;
+    snprintf(report->name, sizeof report->name, "%s", PLUGIN_NAME);
+    report->instance = InitializeRuntimeBase();
+    if (report->instance == 0)
+        return plugin_error(report, 2, "the runtime refused to initialize");
+
+    /* Use the shared runtime: an object in a handle, and a string. */
+    void *object = RhpNewFast(&plugin_type);
+    RhHandle handle = object != NULL ? RhpHandleAlloc(object, RH_HANDLE_NORMAL) : NULL;
+    if (handle == NULL)
+        return plugin_error(report, 2, "allocation failed");
+    RhString *name = RhNewString(NULL, 1);
+    int ok = name != NULL && RhHandleGet(handle) == object &&
+             ((const RhObject *)object)->method_table == &plugin_type;
+    if (name != NULL)
+        RH_STRING_CHARS(name)[0] = (uint16_t)PLUGIN_NAME[0];
+    RhHandleFree(handle);
+    if (!ok)
+        return plugin_error(report, 2, "the runtime misbehaved");
+
+    if (app_runtime_path(report->runtime_path, sizeof report->runtime_path) != 0)
+        return plugin_error(report, 2, "cannot find the path of the loaded runtime module");
+    return 0;
+}
