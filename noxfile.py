@@ -18,3 +18,10 @@ def tests(session: nox.Session) -> None:
     """Unit and end-to-end tests with real compilers and processes."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """Run every app on its target: native, qemu-user or wine (`-- --platform RID|all`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "pipeline", "--check", "smoke", *session.posargs)

@@ -19,7 +19,7 @@ def _print_json(data: object) -> None:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from .pipeline import Layout, run_platform
+    from .pipeline import DEFAULT_CHECKS, Layout, run_platform
     from .runtime import reference
 
     started = time.perf_counter()
@@ -29,7 +29,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     layout = Layout(Path(args.build_dir), Path(args.dist))
     results: list[StageResult] = []
     for platform in selected:
-        results += run_platform(platform, layout, args.configuration)
+        results += run_platform(platform, layout, args.configuration, tuple(dict.fromkeys(args.check or DEFAULT_CHECKS)))
     report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started, TOOL_SECONDS)
     console.print(table(results))
     publish_summary(results)
@@ -93,6 +93,22 @@ def cmd_share(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from .apps import read_app_set
+    from .smoke import smoke
+
+    result = smoke(read_app_set(Path(args.apps)))
+    if args.json:
+        _print_json(result)
+    else:
+        for r in result["results"]:
+            console.print(f"{r['app']:>12}: {r['how']}, exit {r['exit']}, {r['seconds']:.2f}s")
+        for problem in result["problems"]:
+            console.print(f"[red]problem[/] {problem}")
+        console.print(f"{result['rid']}: {result['how']}")
+    return 0 if result["ok"] else 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ci", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -101,6 +117,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pipeline", help="build, package, apps, verify and share (what `nox -s package` runs)")
     p.add_argument("--platform", action="append", help="rid (repeatable) or 'all'; default: this machine's")
     p.add_argument("--configuration", **config)
+    p.add_argument("--check", action="append", choices=["verify", "share", "smoke"],
+                   help="checks after build/package/apps (repeatable); default: verify and share")
     p.add_argument("--build-dir", default="build")
     p.add_argument("--dist", default="dist")
     p.set_defaults(func=cmd_pipeline)
@@ -132,6 +150,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--apps", required=True, help="app set directory written by the apps stage")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_share)
+
+    p = sub.add_parser("smoke", help="run every app on the target (native, qemu-user or wine) and check it")
+    p.add_argument("--apps", required=True, help="app set directory written by the apps stage")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_smoke)
     return top
 
 

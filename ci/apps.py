@@ -7,7 +7,6 @@ Output: <out>/runtime (the unpacked package), <out>/bin (apps), <out>/bin/plugin
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,11 +17,10 @@ from .exports import REPO_ROOT
 from .errors import InputError
 from .platforms import Platform
 from .redist import Unpacked, open_unpacked, unpack
-from .tools import run_tool, tool_version
 
 APPS_DIR = REPO_ROOT / "reference" / "apps"
 APP_SET = "apps.json"
-CFLAGS = ("-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-pthread")
+CFLAGS = ("-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror")
 STAMP = ".inputs.sha256"
 
 
@@ -53,20 +51,15 @@ def _describe(apps_dir: Path) -> dict:
     return json.loads((apps_dir / "apps.json").read_text())
 
 
-def _compile(platform: Platform, runtime: Unpacked, sources: list[Path], output: Path, shared: bool,
-             defines: dict[str, str], apps_dir: Path) -> None:
-    library_dir = runtime.library.parent
-    rpath = os.path.relpath(library_dir, output.parent)
+def _link(platform: Platform, runtime: Unpacked, sources: list[Path], output: Path, shared: bool,
+          defines: dict[str, str], apps_dir: Path) -> None:
     args = [
-        *platform.cc, *CFLAGS, f"-ffile-prefix-map={apps_dir}=.", f"-ffile-prefix-map={runtime.root}=runtime",
+        *CFLAGS, f"-ffile-prefix-map={apps_dir}=.", f"-ffile-prefix-map={runtime.root}=runtime",
         *(f"-I{d}" for d in sorted({(runtime.root / h).parent for h in runtime.manifest["include"]})),
         *(f'-D{k}="{v}"' for k, v in sorted(defines.items())),
-        *(["-shared", "-fPIC"] if shared else []),
-        "-o", output, *sources,
-        *(runtime.root / rel for rel in runtime.manifest["link"]),
-        f"-Wl,-rpath,$ORIGIN/{rpath}", "-Wl,--build-id=sha1", "-ldl",
+        *sources, *(runtime.root / rel for rel in runtime.manifest["link"]),
     ]
-    run_tool(args, cwd=apps_dir)
+    platform.toolchain.link_app(args, output, runtime.library.parent, shared, apps_dir)
 
 
 def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path = APPS_DIR) -> tuple[AppSet, bool]:
@@ -75,7 +68,7 @@ def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path = AP
     described = _describe(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
     stamp = out / STAMP
-    key = cache.digest({**sources, "package": package}, [CFLAGS, platform.rid, tool_version(platform.cc[0])])
+    key = cache.digest({**sources, "package": package}, [CFLAGS, platform.rid, platform.toolchain.identity()])
     if cache.is_fresh(stamp, key, [out / APP_SET]):
         return read_app_set(out), False
 
@@ -88,11 +81,11 @@ def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path = AP
     for name, spec in sorted(described["plugins"].items()):
         target = out / "bin" / "plugins" / platform.plugin_name(name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _compile(platform, runtime, [apps_dir / s for s in spec["sources"]], target, True, spec.get("defines", {}), apps_dir)
+        _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, True, spec.get("defines", {}), apps_dir)
         apps.append(App(name, "plugin", target.relative_to(out).as_posix()))
     for name, spec in sorted(described["apps"].items()):
         target = out / "bin" / f"{name}{platform.exe_suffix}"
-        _compile(platform, runtime, [apps_dir / s for s in spec["sources"]], target, False, spec.get("defines", {}), apps_dir)
+        _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, False, spec.get("defines", {}), apps_dir)
         apps.append(App(name, "exe", target.relative_to(out).as_posix(), tuple(spec.get("plugins", ()))))
     app_set = AppSet(out, platform.rid, runtime, tuple(apps))
     _write_app_set(app_set)

@@ -14,9 +14,12 @@ from .platforms import Platform
 from .report import StageResult, console, progress
 from .runtime import reference
 from .share import measure
+from .smoke import smoke
 from .verify import verify
 
-STAGES = ("build", "package", "apps", "verify", "share")
+#: Stages that check an app set; build, package and apps always run first (cached when unchanged).
+CHECKS = ("verify", "share", "smoke")
+DEFAULT_CHECKS = ("verify", "share")
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ def _kib(path: Path) -> str:
     return f"{path.stat().st_size / 1024:.1f} KiB"
 
 
-def run_platform(platform: Platform, layout: Layout, configuration: str) -> list[StageResult]:
+def run_platform(platform: Platform, layout: Layout, configuration: str,
+                 checks: tuple[str, ...] = DEFAULT_CHECKS) -> list[StageResult]:
     rid = platform.rid
     state: dict = {}
 
@@ -70,19 +74,36 @@ def run_platform(platform: Platform, layout: Layout, configuration: str) -> list
             r.status = "failed"
 
     def share(r: StageResult) -> None:
-        if platform.run_here != "native":
+        if platform.run_mode == "none":
             r.status, r.summary = "not run", f"needs a {platform.runner} runner"
             return
         result = measure(state["apps"])
         r.details = result
-        r.summary = (f"{len(result['processes'])} processes, one copy each, "
-                     f"PSS saved {result['pss_saved_kib']} KiB" if result["ok"] else "; ".join(result["problems"]))
+        saved = "" if result["pss_saved_kib"] is None else f", PSS saved {result['pss_saved_kib']} KiB"
+        r.summary = (f"{len(result['processes'])} processes {_how(result['run_mode'])}, one copy each{saved}"
+                     if result["ok"] else "; ".join(result["problems"]))
         if not result["ok"]:
             r.status = "failed"
 
+    def smoke_(r: StageResult) -> None:
+        result = smoke(state["apps"])
+        r.details = result
+        if not result["ran"]:
+            r.status, r.summary = "not run", result["how"]
+            return
+        r.summary = (f"{len(result['results'])} apps ran, {result['how']}" if result["ok"]
+                     else "; ".join(result["problems"]))
+        if not result["ok"]:
+            r.status = "failed"
+
+    checks_by_name = {"verify": verify_, "share": share, "smoke": smoke_}
     steps: list[tuple[str, Callable[[StageResult], None]]] = [
-        ("build", build), ("package", package_), ("apps", apps), ("verify", verify_), ("share", share)]
+        ("build", build), ("package", package_), ("apps", apps), *((c, checks_by_name[c]) for c in checks)]
     return _run_steps(rid, steps)
+
+
+def _how(mode: str) -> str:
+    return "native" if mode == "native" else f"emulated ({mode})"
 
 
 def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]]) -> list[StageResult]:

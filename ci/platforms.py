@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import platform as _host
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from .errors import CiError
+from .toolchains import GnuElf
 
 RunMode = Literal["native", "qemu-user", "wine", "none"]
 
@@ -17,15 +18,15 @@ class Platform:
     rid: str
     os: Literal["linux", "win"]
     arch: Literal["x64", "arm64"]
-    cc: tuple[str, ...]  # the C compiler driver and its target flags
-    objcopy: str
+    toolchain: GnuElf
     runner: str  # GitHub Actions runner label
-    run_here: RunMode  # how this machine runs the platform's binaries
-    lib_dirs: tuple[Path, ...]  # where the target's loader finds system libraries here
+    emulators: dict[str, RunMode] = field(default_factory=dict)  # host rid -> how it runs there
+    lib_dirs: tuple[Path, ...] = ()  # where the target's loader finds system libraries on a host
+    sysroot: Path | None = None  # the target's root for an emulator (qemu -L)
 
     @property
     def library_name(self) -> str:
-        return "Runtime.Base.dll" if self.os == "win" else "libRuntime.Base.so"
+        return self.toolchain.library_name
 
     @property
     def archive_suffix(self) -> str:
@@ -33,24 +34,32 @@ class Platform:
 
     @property
     def exe_suffix(self) -> str:
-        return ".exe" if self.os == "win" else ""
+        return self.toolchain.exe_suffix
 
     def plugin_name(self, name: str) -> str:
-        return f"{name}.dll" if self.os == "win" else f"lib{name}.so"
+        return self.toolchain.plugin_name(name)
+
+    @property
+    def run_mode(self) -> RunMode:
+        """How this machine runs the platform's binaries."""
+        host = host_rid()
+        return "native" if host == self.rid else self.emulators.get(host, "none")
 
 
 PLATFORMS: dict[str, Platform] = {
     p.rid: p
     for p in (
         Platform(
-            rid="linux-x64",
-            os="linux",
-            arch="x64",
-            cc=("gcc",),
-            objcopy="objcopy",
-            runner="ubuntu-24.04",
-            run_here="native",
-            lib_dirs=(Path("/lib/x86_64-linux-gnu"), Path("/usr/lib/x86_64-linux-gnu"), Path("/lib64"), Path("/usr/lib")),
+            rid="linux-x64", os="linux", arch="x64", toolchain=GnuElf("x86_64-linux-gnu"),
+            runner="ubuntu-24.04", emulators={"linux-arm64": "qemu-user"},
+            lib_dirs=(Path("/lib/x86_64-linux-gnu"), Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/x86_64-linux-gnu/lib")),
+            sysroot=Path("/usr/x86_64-linux-gnu"),
+        ),
+        Platform(
+            rid="linux-arm64", os="linux", arch="arm64", toolchain=GnuElf("aarch64-linux-gnu"),
+            runner="ubuntu-24.04-arm", emulators={"linux-x64": "qemu-user"},
+            lib_dirs=(Path("/lib/aarch64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"), Path("/usr/aarch64-linux-gnu/lib")),
+            sysroot=Path("/usr/aarch64-linux-gnu"),
         ),
     )
 }

@@ -8,7 +8,6 @@ as the unpacked package in all of them, its text pages shared, and the PSS saved
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import subprocess
@@ -18,10 +17,11 @@ from pathlib import Path
 
 import psutil
 
+from .app_report import check_report, parse_line, with_host_paths
 from .apps import AppSet
 from .errors import StageFailed
 from .platforms import get_platform
-from .runners import command
+from .runners import Runner
 
 STARTUP_TIMEOUT = 120.0  # seconds for all apps to reach the barrier
 
@@ -42,17 +42,17 @@ class Region:
     device: tuple[int, int]
     inode: int
     rss: int
-    pss: int
-    shared_clean: int
-    shared_dirty: int  # file pages not yet written back count here, though shared all the same
+    pss: int | None  # None where the OS does not say (Windows)
+    shared_clean: int | None
+    shared_dirty: int | None  # file pages not yet written back count here, though shared all the same
 
 
-def _start(app_set: AppSet) -> list[Held]:
-    platform = get_platform(app_set.rid)
+def _start(app_set: AppSet, runner: Runner) -> list[Held]:
     held = []
     for app in app_set.exes:
-        argv = command(platform, app_set.path(app), "--hold")
-        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        argv = runner.command(app_set.path(app), "--hold")
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=runner.env)
         held.append(Held(app.name, process))
     return held
 
@@ -82,10 +82,9 @@ def _await_barrier(held: list[Held]) -> None:
                 selector.unregister(key.fileobj)
                 waiting -= 1
     for h in held:
-        try:
-            h.report = json.loads(h.line)
-        except json.JSONDecodeError:
-            raise StageFailed(f"share: {h.name} printed a non-JSON line: {h.line[:200]!r}") from None
+        h.report, problems = parse_line(h.name, h.line)
+        if problems:
+            raise StageFailed(f"share: {problems[0]}")
 
 
 def _release(held: list[Held]) -> None:
@@ -104,6 +103,20 @@ def _release(held: list[Held]) -> None:
 
 
 def _regions(pid: int) -> list[Region]:
+    return _proc_regions(pid) if Path("/proc/self/maps").exists() else _psutil_regions(pid)
+
+
+def _psutil_regions(pid: int) -> list[Region]:
+    """Windows: psutil gives path and RSS per mapping; identity from the file itself."""
+    regions = []
+    for m in psutil.Process(pid).memory_maps(grouped=False):
+        if m.path and os.path.isfile(m.path):
+            device, inode = _file_identity(Path(m.path))
+            regions.append(Region(m.path, m.perms, device, inode, m.rss, None, None, None))
+    return regions
+
+
+def _proc_regions(pid: int) -> list[Region]:
     """File-backed mappings with device and inode from /proc, sizes from psutil's smaps view."""
     identity = {}
     with open(f"/proc/{pid}/maps") as maps:
@@ -122,7 +135,9 @@ def _regions(pid: int) -> list[Region]:
 
 def _file_identity(path: Path) -> tuple[tuple[int, int], int]:
     st = os.stat(path)
-    return (os.major(st.st_dev), os.minor(st.st_dev)), st.st_ino
+    if hasattr(os, "major"):
+        return (os.major(st.st_dev), os.minor(st.st_dev)), st.st_ino
+    return (st.st_dev, 0), st.st_ino  # Windows: volume serial number and file index
 
 
 def _is_runtime(region: Region, library_name: str, package_file: tuple[tuple[int, int], int]) -> bool:
@@ -132,30 +147,38 @@ def _is_runtime(region: Region, library_name: str, package_file: tuple[tuple[int
 def measure(app_set: AppSet) -> dict:
     library = app_set.runtime.library.resolve()
     package_file = _file_identity(library)
-    held = _start(app_set)
-    try:
-        _await_barrier(held)
-        processes = [_process_view(h, library, package_file) for h in held]
-    finally:
-        _release(held)
-    return _summarize(processes, library)
+    with Runner(get_platform(app_set.rid)) as runner:
+        runner.add_library_dir(library.parent)
+        held = _start(app_set, runner)
+        try:
+            _await_barrier(held)
+            processes = [_process_view(h, library, package_file, runner) for h in held]
+        finally:
+            _release(held)
+    return _summarize(processes, library, runner.mode)
 
 
-def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], int]) -> dict:
+def _sum_kib(values: list[int | None]) -> int | None:
+    return None if any(v is None for v in values) else sum(values) // 1024
+
+
+def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], int], runner: Runner) -> dict:
     regions = [r for r in _regions(h.process.pid) if _is_runtime(r, library.name, package_file)]
     files = sorted({(r.device, r.inode, r.path) for r in regions})
-    text = [r for r in regions if "x" in r.perms]
+    # Text = the read-only file mappings: qemu-user maps guest code without host 'x' permission.
+    text = [r for r in regions if "w" not in r.perms]
+    report = with_host_paths(h.report, runner.host_path)
     return {
         "app": h.name,
         "pid": h.process.pid,
-        "report": h.report,
+        "report": report,
         "copies": len(files),
         "files": [{"path": p, "device": f"{d[0]}:{d[1]}", "inode": i} for d, i, p in files],
         "same_file": len(files) == 1 and (files[0][0], files[0][1]) == package_file,
-        "rss_kib": sum(r.rss for r in regions) // 1024,
-        "pss_kib": sum(r.pss for r in regions) // 1024,
-        "text_shared_clean_kib": sum(r.shared_clean for r in text) // 1024,
-        "text_shared_kib": sum(r.shared_clean + r.shared_dirty for r in text) // 1024,
+        "rss_kib": _sum_kib([r.rss for r in regions]),
+        "pss_kib": _sum_kib([r.pss for r in regions]),
+        "text_shared_clean_kib": _sum_kib([r.shared_clean for r in text]),
+        "text_shared_kib": _sum_kib([r.shared_clean + r.shared_dirty if r.pss is not None else None for r in text]),
     }
 
 
@@ -166,28 +189,23 @@ def _problems(processes: list[dict], library: Path) -> list[str]:
             problems.append(f"{p['app']} (pid {p['pid']}) maps {p['copies']} Runtime.Base files: {p['files']}")
         elif not p["same_file"]:
             problems.append(f"{p['app']} maps {p['files'][0]['path']}, not the package's {library}")
-        if len(processes) > 1 and p["text_shared_kib"] == 0:
+        if len(processes) > 1 and p["text_shared_kib"] == 0:  # None: not measurable on this OS
             problems.append(f"{p['app']}: Runtime.Base text pages are not shared with the other processes")
-        reported = p["report"].get("runtime_path")
-        if reported != str(library):
-            problems.append(f"{p['app']} reports runtime {reported!r}, expected {str(library)!r}")
-        for plugin in p["report"].get("plugins", []):
-            if plugin.get("instance") != p["report"].get("instance"):
-                problems.append(f"{p['app']}: plugin {plugin.get('name')} sees runtime instance "
-                                f"{plugin.get('instance')}, the host {p['report'].get('instance')}")
+        problems += check_report(p["app"], p["report"], library)
     return problems
 
 
-def _summarize(processes: list[dict], library: Path) -> dict:
-    rss = sum(p["rss_kib"] for p in processes)
-    pss = sum(p["pss_kib"] for p in processes)
+def _summarize(processes: list[dict], library: Path, mode: str) -> dict:
+    rss = _sum_kib([p["rss_kib"] * 1024 for p in processes])
+    pss = _sum_kib([None if p["pss_kib"] is None else p["pss_kib"] * 1024 for p in processes])
     problems = _problems(processes, library)
     return {
         "runtime": str(library),
+        "run_mode": mode,
         "processes": processes,
         "runtime_rss_kib": rss,
         "runtime_pss_kib": pss,
-        "pss_saved_kib": rss - pss,  # private copies would cost every process its full RSS
+        "pss_saved_kib": None if pss is None else rss - pss,  # private copies would cost each process its RSS
         "problems": problems,
         "ok": not problems,
     }

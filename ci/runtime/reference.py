@@ -15,7 +15,7 @@ from ..binaries import read_binary
 from ..errors import CiError, InputError
 from ..gitinfo import source_info
 from ..platforms import Platform
-from ..tools import run_tool, tool_version
+from ..tools import run_tool
 from .output import BuildOutput
 
 SOURCE_DIR = exports.REPO_ROOT / "reference" / "runtime"
@@ -54,7 +54,7 @@ def _cflags(platform: Platform, configuration: str, source_dir: Path, version: s
     except KeyError:
         raise CiError(f"unknown configuration {configuration!r}; known: {', '.join(CONFIGURATIONS)}") from None
     return [
-        *platform.cc, *COMMON_CFLAGS, *optimize,
+        *platform.toolchain.cc, *COMMON_CFLAGS, *platform.toolchain.runtime_cflags(), *optimize,
         # Reproducible debug info whatever the clone path: paths recorded relative to the source.
         f"-ffile-prefix-map={source_dir}=.",
         "-DRUNTIME_BASE_BUILDING", f'-DRUNTIME_BASE_VERSION="{version}"', "-Iinclude",
@@ -66,9 +66,8 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
     out = out.resolve()
     version = read_version(source_dir)
     flags = _cflags(platform, configuration, source_dir, version)
-    library = f"lib/{platform.library_name}"
     source = source_info("reference", source_dir)
-    key = cache.digest(_inputs(source_dir), [flags, tool_version(platform.cc[0]), platform.rid, asdict(source)])
+    key = cache.digest(_inputs(source_dir), [flags, platform.toolchain.identity(), platform.rid, asdict(source)])
     if cache.is_fresh(out / STAMP, key, [out / "build.json"]):
         return BuildOutput.read(out), False
 
@@ -76,23 +75,14 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
         shutil.rmtree(out)
     (out / "obj").mkdir(parents=True)
     (out / "lib").mkdir()
-    listed = exports.read_exports()
-    script = out / "obj" / "exports.map"
-    script.write_text(exports.version_script(listed))
-
     objects = []
     for c_file in sorted((source_dir / "src").glob("*.c")):
         obj = out / "obj" / (c_file.stem + ".o")
         run_tool([*flags, "-c", c_file.relative_to(source_dir), "-o", obj], cwd=source_dir)
         objects.append(obj)
-    lib_path = out / library
-    run_tool([
-        *platform.cc, "-shared", "-o", lib_path, *objects, "-pthread",
-        f"-Wl,--version-script={script}", f"-Wl,-soname,{platform.library_name}",
-        "-Wl,--build-id=sha1", "-Wl,--as-needed", "-Wl,-z,relro", "-Wl,-z,now", "-Wl,--eh-frame-hdr", "-ldl",
-    ])
-    debug = split_symbols(platform, lib_path)
-    _check_exports(lib_path, listed)
+    listed = exports.read_exports()
+    linked = platform.toolchain.link_runtime(objects, out / "lib", listed)
+    _check_exports(linked.library, listed)
 
     include = []
     for header in sorted((source_dir / "include").glob("*.h")):
@@ -100,23 +90,18 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
         shutil.copyfile(header, out / "include" / header.name)
         include.append(f"include/{header.name}")
     shutil.rmtree(out / "obj")
+
+    def rel(path: Path) -> str:
+        return path.relative_to(out).as_posix()
+
     result = BuildOutput(
         root=out, name="Runtime.Base", version=version, rid=platform.rid, configuration=configuration,
-        source=source, library=library, link=(library,),
-        include=tuple(include), debug=(debug.relative_to(out).as_posix(),),
+        source=source, library=rel(linked.library), link=tuple(map(rel, linked.link)),
+        include=tuple(include), debug=tuple(map(rel, linked.debug)),
     )
     result.write()
     cache.mark_fresh(out / STAMP, key)
     return result, True
-
-
-def split_symbols(platform: Platform, library: Path) -> Path:
-    """Upstream's split: keep-debug copy, strip the shipped file, link the two by debuglink."""
-    debug = library.with_name(library.name + ".dbg")
-    run_tool([platform.objcopy, "--only-keep-debug", library.name, debug.name], cwd=library.parent)
-    run_tool([platform.objcopy, "--strip-debug", "--strip-unneeded", library.name], cwd=library.parent)
-    run_tool([platform.objcopy, f"--add-gnu-debuglink={debug.name}", library.name], cwd=library.parent)
-    return debug
 
 
 def _check_exports(library: Path, listed: tuple[exports.Export, ...]) -> None:
