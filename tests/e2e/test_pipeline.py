@@ -30,7 +30,7 @@ def test_every_stage_passes(pipeline):
     assert report["ok"]
     assert [(s["stage"], s["status"]) for s in report["stages"]] == [
         (name, "ok") for name in ("build", "package", "apps", "verify", "share")]
-    assert {"gcc", "objcopy"} <= set(report["tool_seconds"])
+    assert {"x86_64-linux-gnu-gcc", "x86_64-linux-gnu-objcopy"} <= set(report["tool_seconds"])
 
 
 def test_rerun_with_nothing_changed_rebuilds_nothing(pipeline):
