@@ -31,10 +31,22 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str, co
         assert fragment in lines[0], (fragment, lines[0])
 
 
+def _pipeline(factory: pytest.TempPathFactory, rid: str, *checks: str) -> dict:
+    root = factory.mktemp(f"pipeline-{rid}")
+    done = run_ci("pipeline", "--platform", rid, *[a for c in checks for a in ("--check", c)],
+                  "--build-dir", root / "build", "--dist", root / "dist")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"root": root, "build": root / "build", "dist": root / "dist", "output": done.stdout,
+            "apps": root / "build" / rid / "apps"}
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One full `python -m ci pipeline` run shared by the end-to-end tests that only read it."""
-    root = tmp_path_factory.mktemp("pipeline")
-    done = run_ci("pipeline", "--build-dir", root / "build", "--dist", root / "dist")
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {"root": root, "build": root / "build", "dist": root / "dist", "output": done.stdout}
+    """One `nox -s package`-equivalent run (linux-x64) shared by the tests that only read it."""
+    return _pipeline(tmp_path_factory, "linux-x64")
+
+
+@pytest.fixture(scope="session")
+def pipeline_arm64(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """linux-arm64: cross-built here, run under qemu-user for share and smoke."""
+    return _pipeline(tmp_path_factory, "linux-arm64", "verify", "share", "smoke")

@@ -18,7 +18,7 @@ def test_deleting_the_build_tree_changes_nothing(pipeline, tmp_path):
     # Nothing of the pipeline's build tree is reachable from here: a fresh output directory.
     done = run_ci("apps", "--package", package, "--out", tmp_path / "apps")
     assert done.returncode == 0, done.stderr
-    original = json.loads((pipeline["build"] / RID / "apps" / "apps.json").read_text())["sha256"]
+    original = json.loads((pipeline["apps"] / "apps.json").read_text())["sha256"]
     rebuilt = json.loads((tmp_path / "apps" / "apps.json").read_text())["sha256"]
     assert rebuilt == original
     assert {p: sha256_file(tmp_path / "apps" / p) for p in rebuilt} == original
@@ -26,7 +26,7 @@ def test_deleting_the_build_tree_changes_nothing(pipeline, tmp_path):
 
 def test_apps_find_the_runtime_beside_them_when_moved(pipeline, tmp_path):
     moved = tmp_path / "moved"
-    shutil.copytree(pipeline["build"] / RID / "apps", moved, symlinks=True)
+    shutil.copytree(pipeline["apps"], moved, symlinks=True)
     done = run_ci("share", "--apps", moved, "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)

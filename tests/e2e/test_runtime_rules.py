@@ -32,7 +32,7 @@ def test_share_fails_when_an_app_loads_a_different_copy(pipeline, tmp_path):
     elsewhere.mkdir()
     shutil.copyfile(runtime / "lib/libRuntime.Base.so", elsewhere / "libRuntime.Base.so")
     # LD_LIBRARY_PATH is searched before the apps' RUNPATH: every app now maps the stray copy.
-    done = run_ci("share", "--apps", pipeline["build"] / "linux-x64" / "apps", "--json",
+    done = run_ci("share", "--apps", pipeline["apps"], "--json",
                   env={"LD_LIBRARY_PATH": str(elsewhere)})
     assert done.returncode == 1, done.stdout + done.stderr
     problems = json.loads(done.stdout)["problems"]
