@@ -25,3 +25,10 @@ def smoke(session: nox.Session) -> None:
     """Run every app on its target: native, qemu-user or wine (`-- --platform RID|all`)."""
     session.install("-e", ".")
     session.run("python", "-m", "ci", "pipeline", "--check", "smoke", *session.posargs)
+
+
+@nox.session
+def matrix(session: nox.Session) -> None:
+    """Print the GitHub Actions matrix JSON computed from ci/platforms.py."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "matrix", silent=False)

@@ -19,17 +19,21 @@ def _print_json(data: object) -> None:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from .pipeline import DEFAULT_CHECKS, Layout, run_platform
+    from .pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform
     from .runtime import reference
 
     started = time.perf_counter()
     selected = platforms.select(args.platform)
     description = reference.describe()
-    console.print(f"Packaging Runtime.Base: {description} for {', '.join(p.rid for p in selected)}", markup=False, soft_wrap=True)
+    rids = ", ".join(p.rid for p in selected)
+    first = (f"Checking the Runtime.Base packages in {args.dist} for {rids}" if args.from_dist
+             else f"Packaging Runtime.Base: {description} for {rids}")
+    console.print(first, markup=False, soft_wrap=True)
     layout = Layout(Path(args.build_dir), Path(args.dist))
     results: list[StageResult] = []
     for platform in selected:
-        results += run_platform(platform, layout, args.configuration, tuple(dict.fromkeys(args.check or DEFAULT_CHECKS)))
+        checks = tuple(c for c in CHECKS if c in (args.check or DEFAULT_CHECKS))
+        results += run_platform(platform, layout, args.configuration, checks, from_dist=args.from_dist)
     report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started, TOOL_SECONDS)
     console.print(table(results))
     publish_summary(results)
@@ -109,6 +113,13 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from .matrix import matrix
+
+    print(json.dumps(matrix(), separators=(",", ":")))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ci", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -119,6 +130,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--configuration", **config)
     p.add_argument("--check", action="append", choices=["verify", "share", "smoke"],
                    help="checks after build/package/apps (repeatable); default: verify and share")
+    p.add_argument("--from-dist", action="store_true",
+                   help="use the package already in --dist (checked against SHA256SUMS) instead of building one")
     p.add_argument("--build-dir", default="build")
     p.add_argument("--dist", default="dist")
     p.set_defaults(func=cmd_pipeline)
@@ -155,6 +168,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--apps", required=True, help="app set directory written by the apps stage")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_smoke)
+
+    p = sub.add_parser("matrix", help="print the GitHub Actions matrix JSON from the platform list")
+    p.set_defaults(func=cmd_matrix)
     return top
 
 

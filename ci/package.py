@@ -11,8 +11,8 @@ from pathlib import Path, PurePosixPath
 
 from . import archive, cache, schemas
 from .binaries import read_binary
-from .checksums import write_sums
-from .errors import CiError
+from .checksums import SUMS, read_sums, write_sums
+from .errors import CiError, InputError
 from .exports import REPO_ROOT
 from .platforms import Platform, get_platform
 from .runtime.output import BUILD_INFO, BuildOutput
@@ -138,3 +138,17 @@ def package(build_dir: Path, dist: Path) -> Package:
     write_sums(dist, sorted(p.name for p in dist.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)))
     cache.mark_fresh(stamp, key)
     return result
+
+
+def find_package(dist: Path, platform: Platform) -> Path:
+    """The one package for `platform` in `dist` (e.g. downloaded from another job), checked against SHA256SUMS."""
+    suffix = platform.archive_suffix
+    found = sorted(p for p in dist.glob(f"runtime-base-*-{platform.rid}{suffix}"))
+    if len(found) != 1:
+        raise InputError(dist, f"expected one runtime-base-<version>-{platform.rid}{suffix}, found {len(found)}")
+    expected = read_sums(dist / SUMS).get(found[0].name)
+    if expected is None:
+        raise InputError(dist / SUMS, f"does not list {found[0].name}")
+    if archive.sha256_file(found[0]) != expected:
+        raise InputError(found[0], f"sha256 does not match {SUMS}")
+    return found[0]

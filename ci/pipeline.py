@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .apps import build_apps
 from .errors import CiError
-from .package import package
+from .package import find_package, package
 from .platforms import Platform
 from .report import StageResult, console, progress
 from .runtime import reference
@@ -41,7 +41,8 @@ def _kib(path: Path) -> str:
 
 
 def run_platform(platform: Platform, layout: Layout, configuration: str,
-                 checks: tuple[str, ...] = DEFAULT_CHECKS) -> list[StageResult]:
+                 checks: tuple[str, ...] = DEFAULT_CHECKS, from_dist: bool = False) -> list[StageResult]:
+    """All stages for one platform; `from_dist` takes the package already in dist/ instead of building."""
     rid = platform.rid
     state: dict = {}
 
@@ -52,14 +53,18 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
 
     def package_(r: StageResult) -> None:
         pkg = package(layout.runtime(rid), layout.dist)
-        state["package"] = pkg
+        state["archive"] = pkg.archive
         r.status = "ok" if pkg.rebuilt else "up to date"
         r.summary = f"{pkg.archive.name} {_kib(pkg.archive)}, symbols {_kib(pkg.symbols)}"
         r.details = {"archive": str(pkg.archive), "symbols": str(pkg.symbols),
                      "archive_bytes": pkg.archive.stat().st_size, "symbols_bytes": pkg.symbols.stat().st_size}
 
+    def existing_package(r: StageResult) -> None:
+        state["archive"] = find_package(layout.dist, platform)
+        r.summary = f"{state['archive'].name} from {layout.dist} (sha256 checked)"
+
     def apps(r: StageResult) -> None:
-        app_set, rebuilt = build_apps(platform, state["package"].archive, layout.apps(rid))
+        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid))
         state["apps"] = app_set
         r.status = "ok" if rebuilt else "up to date"
         r.summary = f"{len(app_set.exes)} apps, {len(app_set.apps) - len(app_set.exes)} plugins"
@@ -97,8 +102,9 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
             r.status = "failed"
 
     checks_by_name = {"verify": verify_, "share": share, "smoke": smoke_}
+    produce = [("package", existing_package)] if from_dist else [("build", build), ("package", package_)]
     steps: list[tuple[str, Callable[[StageResult], None]]] = [
-        ("build", build), ("package", package_), ("apps", apps), *((c, checks_by_name[c]) for c in checks)]
+        *produce, ("apps", apps), *((c, checks_by_name[c]) for c in checks)]
     return _run_steps(rid, steps)
 
 
@@ -122,6 +128,7 @@ def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]])
             except CiError as exc:
                 console.print(f"[red]{name} {rid} failed:[/] {exc.message}", soft_wrap=True)
                 result.status, result.summary = "failed", exc.message.splitlines()[0][:120]
+                result.details = {"error": exc.message}
         result.seconds = time.perf_counter() - started
         if result.status == "failed":
             failed = name

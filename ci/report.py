@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,8 @@ from rich.table import Table
 
 from . import schemas
 
-console = Console(stderr=False, highlight=False)
+# Logs are read in wide CI viewers: do not wrap tables at 80 columns when not on a terminal.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 STATUS_STYLE = {"ok": "green", "up to date": "cyan", "failed": "bold red", "not run": "yellow"}
 
 

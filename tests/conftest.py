@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 def run_ci(*args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None,
            python: str = sys.executable) -> subprocess.CompletedProcess:
     """`python -m ci ARGS` from the repository (or a copy of it at `cwd`)."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("GITHUB_ACTIONS", None)
+    inherited = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")}
+    full_env = {**inherited, **(env or {})}
     return subprocess.run([python, "-m", "ci", *map(str, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, check=False)
 

@@ -103,3 +103,26 @@ def test_model_agrees_with_readelf_on_every_built_binary(pipeline):
     assert len(binaries) >= 8  # runtime + .dbg in the build, the unpacked runtime, 4 apps, 2 plugins
     for path in binaries:
         assert model_view(read_binary(path)) == readelf_view(path), path
+
+
+def test_in_github_actions_stages_are_log_groups_and_the_table_goes_to_the_job_summary(pipeline, tmp_path):
+    summary = tmp_path / "summary.md"
+    done = run_ci("pipeline", "--build-dir", pipeline["build"], "--dist", pipeline["dist"],
+                  env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert done.returncode == 0, done.stderr
+    assert "::group::build linux-x64" in done.stdout and "::endgroup::" in done.stdout
+    table = summary.read_text()
+    assert "| Stage | Platform | Status | Time | Result |" in table
+    assert "| share | linux-x64 | ok |" in table
+
+
+def test_a_failing_stage_fails_the_run_and_later_stages_do_not_run(pipeline, tmp_path):
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "SHA256SUMS").write_text("")
+    done = run_ci("pipeline", "--from-dist", "--build-dir", tmp_path / "build", "--dist", dist)
+    assert done.returncode == 1
+    report = schemas.load("report", dist / "report.json")
+    assert [(s["stage"], s["status"]) for s in report["stages"]] == [
+        ("package", "failed"), ("apps", "not run"), ("verify", "not run"), ("share", "not run")]
+    assert "expected one runtime-base-<version>-linux-x64.tar.gz, found 0" in report["stages"][0]["details"]["error"]
