@@ -18,6 +18,19 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2))
 
 
+def _finish(result: dict, as_json: bool, lines: list[str], problems: list[str], closing: str) -> int:
+    """Print a check's result as JSON or as lines with its problems; exit 1 when it failed."""
+    if as_json:
+        _print_json(result)
+    else:
+        for line in lines:
+            console.print(line, markup=False)
+        for problem in problems:
+            console.print(f"[red]problem[/] {problem}", soft_wrap=True)
+        console.print(closing, markup=False)
+    return 0 if result["ok"] else 1
+
+
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from .pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform
     from .runtime import reference
@@ -71,13 +84,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
     result = verify(Path(args.runtime), [Path(a) for a in args.app])
-    if args.json:
-        _print_json(result)
-    else:
-        for v in result["violations"]:
-            console.print(f"[red]violation[/] {v['app']}: {v['symbol'] or '-'}: {v['problem']}", markup=True)
-        console.print(f"{len(result['apps'])} binaries checked, {len(result['violations'])} violations")
-    return 0 if result["ok"] else 1
+    problems = [f"{v['app']}: {v['symbol'] or '-'}: {v['problem']}" for v in result["violations"]]
+    return _finish(result, args.json, [], problems,
+                   f"{len(result['apps'])} binaries checked, {len(result['violations'])} violations")
 
 
 def cmd_share(args: argparse.Namespace) -> int:
@@ -85,16 +94,10 @@ def cmd_share(args: argparse.Namespace) -> int:
     from .share import measure
 
     result = measure(read_app_set(Path(args.apps)))
-    if args.json:
-        _print_json(result)
-    else:
-        for p in result["processes"]:
-            console.print(f"{p['app']:>12} pid {p['pid']}: {p['copies']} copy, rss {p['rss_kib']} KiB, "
-                          f"pss {p['pss_kib']} KiB, text shared {p['text_shared_clean_kib']} KiB")
-        for problem in result["problems"]:
-            console.print(f"[red]problem[/] {problem}")
-        console.print(f"PSS saved versus private copies: {result['pss_saved_kib']} KiB")
-    return 0 if result["ok"] else 1
+    lines = [f"{p['app']:>12} pid {p['pid']}: {p['copies']} copy, rss {p['rss_kib']} KiB, "
+             f"pss {p['pss_kib']} KiB, text shared {p['text_shared_kib']} KiB" for p in result["processes"]]
+    return _finish(result, args.json, lines, result["problems"],
+                   f"PSS saved versus private copies: {result['pss_saved_kib']} KiB")
 
 
 def cmd_smoke(args: argparse.Namespace) -> int:
@@ -102,15 +105,8 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     from .smoke import smoke
 
     result = smoke(read_app_set(Path(args.apps)))
-    if args.json:
-        _print_json(result)
-    else:
-        for r in result["results"]:
-            console.print(f"{r['app']:>12}: {r['how']}, exit {r['exit']}, {r['seconds']:.2f}s")
-        for problem in result["problems"]:
-            console.print(f"[red]problem[/] {problem}")
-        console.print(f"{result['rid']}: {result['how']}")
-    return 0 if result["ok"] else 1
+    lines = [f"{r['app']:>12}: {r['how']}, exit {r['exit']}, {r['seconds']:.2f}s" for r in result["results"]]
+    return _finish(result, args.json, lines, result["problems"], f"{result['rid']}: {result['how']}")
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
