@@ -32,3 +32,10 @@ def matrix(session: nox.Session) -> None:
     """Print the GitHub Actions matrix JSON computed from ci/platforms.py."""
     session.install("-e", ".")
     session.run("python", "-m", "ci", "matrix", silent=False)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: cold/warm pipeline, tool share, emulation cost, sizes (`-- --platform all`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "bench", *session.posargs)

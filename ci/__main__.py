@@ -109,6 +109,17 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     return _finish(result, args.json, lines, result["problems"], f"{result['rid']}: {result['how']}")
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    result = bench.run([p.rid for p in platforms.select(args.platform)])
+    bench.show(result)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    console.print(f"benchmark results: {args.out}")
+    return 0
+
+
 def cmd_matrix(args: argparse.Namespace) -> int:
     from .matrix import matrix
 
@@ -164,6 +175,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--apps", required=True, help="app set directory written by the apps stage")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_smoke)
+
+    p = sub.add_parser("bench", help="time the pipeline cold and warm, tools versus Python, emulation cost")
+    p.add_argument("--platform", action="append", help="rid (repeatable) or 'all'; default: this machine's")
+    p.add_argument("--out", default="dist/bench.json")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("matrix", help="print the GitHub Actions matrix JSON from the platform list")
     p.set_defaults(func=cmd_matrix)
