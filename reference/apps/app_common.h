@@ -8,7 +8,10 @@
  *  - --hold: after the line is printed and flushed, read stdin until EOF, then exit 0, so a
  *    caller can hold many processes alive at once and release them by closing the pipe.
  *  - The runtime's path is found from the app's side: the module that provides the app's
- *    InitializeRuntimeBase (dladdr on its address, then realpath).
+ *    InitializeRuntimeBase (dladdr on its address, then realpath; on Windows
+ *    GetModuleHandleExW on its address, then GetModuleFileNameW).
+ *  - The other OS calls the apps make (plugins, threads, the executable's directory) are
+ *    here too, so that the apps' .c files are the same on every OS.
  *
  * Exit codes: 0 success, 1 a check failed, 2 runtime failure or bad usage, 3 plugin loading.
  * Include this header first: it sets _GNU_SOURCE for dladdr1/dlinfo.
@@ -28,13 +31,17 @@
 #include <string.h>
 
 #if defined(_WIN32)
-#  include <process.h>
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN 1
+#  endif
 #  include <windows.h>
 #  define APP_EXPORT __declspec(dllexport)
-#  define app_getpid() ((long)_getpid())
+#  define app_getpid() ((long)GetCurrentProcessId())
 #else
 #  include <dlfcn.h>
+#  include <libgen.h>
 #  include <link.h>
+#  include <pthread.h>
 #  include <unistd.h>
 #  define APP_EXPORT __attribute__((visibility("default")))
 #  define app_getpid() ((long)getpid())
@@ -253,20 +260,27 @@ static inline const void *app_bound_definition(const void *address, const char *
 }
 #endif
 
-/* Absolute, canonical path of the module containing `address`. 0 on success. */
-static inline int app_module_path(const void *address, char *out, size_t size)
-{
 #if defined(_WIN32)
-    /* Windows port: the module from the address, its file name as UTF-8. */
-    HMODULE module = NULL;
-    static wchar_t wide[32768];
-    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                            (LPCWSTR)address, &module))
-        return -1;
+/* The file of a loaded module (NULL: this executable) as UTF-8. 0 on success. */
+static inline int app_module_file(HMODULE module, char *out, size_t size)
+{
+    wchar_t wide[32768]; /* the longest path Windows allows */
     DWORD n = GetModuleFileNameW(module, wide, (DWORD)(sizeof wide / sizeof wide[0]));
     if (n == 0 || n >= sizeof wide / sizeof wide[0])
         return -1;
     return WideCharToMultiByte(CP_UTF8, 0, wide, -1, out, (int)size, NULL, NULL) > 0 ? 0 : -1;
+}
+#endif
+
+/* Absolute, canonical path of the module containing `address`. 0 on success. */
+static inline int app_module_path(const void *address, char *out, size_t size)
+{
+#if defined(_WIN32)
+    HMODULE module = NULL;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            (LPCWSTR)address, &module))
+        return -1;
+    return app_module_file(module, out, size);
 #else
     Dl_info info;
     struct link_map *map = NULL;
@@ -347,6 +361,22 @@ static inline void app_json_begin(app_json *j, const app_context *app)
     json_key_string(j, "version", app->version != NULL ? app->version : "");
 }
 
+/* Read stdin until EOF (or an error). */
+static inline void app_wait_for_eof(void)
+{
+    char buffer[4096];
+#if defined(_WIN32)
+    /* Raw reads: the C library's text mode would take a Ctrl-Z byte for the end. */
+    HANDLE input = GetStdHandle(STD_INPUT_HANDLE);
+    DWORD got = 0;
+    while (ReadFile(input, buffer, sizeof buffer, &got, NULL) && got > 0)
+        ;
+#else
+    while (fread(buffer, 1, sizeof buffer, stdin) > 0)
+        ;
+#endif
+}
+
 /* Close and print the line; with --hold wait for EOF on stdin. Exits 0. */
 static inline void app_finish(app_json *j, const app_context *app)
 {
@@ -359,11 +389,8 @@ static inline void app_finish(app_json *j, const app_context *app)
         app_fail(app, 1, "cannot write the report to stdout");
     free(j->text);
     j->text = NULL;
-    if (app->hold) {
-        char buffer[4096];
-        while (fread(buffer, 1, sizeof buffer, stdin) > 0)
-            ;
-    }
+    if (app->hold)
+        app_wait_for_eof();
     exit(0);
 }
 
@@ -381,5 +408,113 @@ typedef struct plugin_report {
 } plugin_report;
 
 typedef int (*plugin_describe_fn)(plugin_report *report);
+
+/* A plugin's file from the directory of the host and the plugin's name ("a"). */
+#if defined(_WIN32)
+#  define APP_PLUGIN_FILE "%s\\plugins\\plugin_%s.dll"
+#else
+#  define APP_PLUGIN_FILE "%s/plugins/libplugin_%s.so"
+#endif
+
+/* Directory of this executable. NULL on success, else what went wrong. */
+static inline const char *app_exe_directory(char *out, size_t size)
+{
+#if defined(_WIN32)
+    if (app_module_file(NULL, out, size) != 0)
+        return "cannot find the path of this executable";
+    char *separator = strrchr(out, '\\');
+    if (separator != NULL)
+        *separator = '\0';
+    return NULL;
+#else
+    char *exe = realpath("/proc/self/exe", NULL);
+    if (exe == NULL)
+        return "cannot resolve /proc/self/exe";
+    int fits = strlen(exe) < size;
+    if (fits)
+        strcpy(out, dirname(exe));
+    free(exe);
+    return fits ? NULL : "executable path too long";
+#endif
+}
+
+/* Load the plugin at `path` (kept loaded until exit) and find `symbol` in it. NULL on failure,
+ * with what went wrong in `why`. */
+static inline void *app_plugin_symbol(const char *path, const char *symbol, char *why, size_t why_size)
+{
+#if defined(_WIN32)
+    wchar_t wide[APP_PATH_MAX];
+    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wide, APP_PATH_MAX) == 0) {
+        snprintf(why, why_size, "cannot load %s: not a valid path", path);
+        return NULL;
+    }
+    /* Runtime.Base.dll, which the plugin imports, is the host's, already loaded (else it is
+     * found in the application directory, a default one); DLL_LOAD_DIR adds the plugin's. */
+    HMODULE module = LoadLibraryExW(wide, NULL, LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR | LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
+    if (module == NULL) {
+        snprintf(why, why_size, "cannot load %s: error %lu", path, GetLastError());
+        return NULL;
+    }
+    void *address = (void *)(uintptr_t)GetProcAddress(module, symbol);
+    if (address == NULL)
+        snprintf(why, why_size, "%s has no %s: error %lu", path, symbol, GetLastError());
+    return address;
+#else
+    void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (module == NULL) {
+        snprintf(why, why_size, "cannot load %s: %s", path, dlerror());
+        return NULL;
+    }
+    void *address = dlsym(module, symbol);
+    if (address == NULL)
+        snprintf(why, why_size, "%s has no %s: %s", path, symbol, dlerror());
+    return address;
+#endif
+}
+
+/* --- Threads ----------------------------------------------------------------------------- */
+
+typedef struct app_thread {
+#if defined(_WIN32)
+    HANDLE handle;
+    void *(*body)(void *argument);
+    void *argument;
+#else
+    pthread_t handle;
+#endif
+} app_thread;
+
+#if defined(_WIN32)
+static inline DWORD WINAPI app_thread_main(void *thread)
+{
+    app_thread *self = thread;
+    self->body(self->argument);
+    return 0;
+}
+#endif
+
+/* Run body(argument) on a new thread. NULL on success, else what went wrong. */
+static inline const char *app_thread_start(app_thread *thread, void *(*body)(void *argument), void *argument)
+{
+#if defined(_WIN32)
+    thread->body = body;
+    thread->argument = argument;
+    thread->handle = CreateThread(NULL, 0, app_thread_main, thread, 0, NULL);
+    return thread->handle != NULL ? NULL : "CreateThread failed";
+#else
+    int error = pthread_create(&thread->handle, NULL, body, argument);
+    return error != 0 ? strerror(error) : NULL;
+#endif
+}
+
+static inline void app_thread_join(app_thread *thread)
+{
+#if defined(_WIN32)
+    WaitForSingleObject(thread->handle, INFINITE);
+    CloseHandle(thread->handle);
+#else
+    pthread_join(thread->handle, NULL);
+#endif
+}
 
 #endif /* APP_COMMON_H */

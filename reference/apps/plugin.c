@@ -1,6 +1,7 @@
 /*
- * plugin - one source, built twice (libplugin_a.so / libplugin_b.so) with PLUGIN_NAME "a" and
- * "b". Linked against the runtime like an app; loaded by plugin_host with dlopen.
+ * plugin - one source, built twice (libplugin_a.so / libplugin_b.so, on Windows plugin_a.dll /
+ * plugin_b.dll) with PLUGIN_NAME "a" and "b". Linked against the runtime like an app; loaded
+ * by plugin_host with dlopen (LoadLibraryExW).
  *
  * Exports one function, plugin_describe(): the plugin initializes the runtime itself (which
  * must give the instance the host already started), uses it, and reports its instance id and

@@ -8,7 +8,6 @@
  */
 #include "app_common.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 
 #define THREADS 4
@@ -157,16 +156,16 @@ int main(int argc, char **argv)
     app_start(&app, "threads", argc, argv);
     RhSetThreadExitCallback(on_thread_exit);
 
-    pthread_t threads[THREADS];
+    app_thread threads[THREADS];
     worker workers[THREADS];
     for (int i = 0; i < THREADS; i++) {
         workers[i] = (worker){ .index = i };
-        int error = pthread_create(&threads[i], NULL, run, &workers[i]);
-        if (error != 0)
-            app_fail(&app, 2, "cannot start a thread: %s", strerror(error));
+        const char *failure = app_thread_start(&threads[i], run, &workers[i]);
+        if (failure != NULL)
+            app_fail(&app, 2, "cannot start a thread: %s", failure);
     }
     for (int i = 0; i < THREADS; i++)
-        pthread_join(threads[i], NULL);
+        app_thread_join(&threads[i]);
 
     int handles_ok = 1;
     int distinct = 1;
