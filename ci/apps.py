@@ -53,13 +53,13 @@ def _describe(apps_dir: Path) -> dict:
 
 def _link(platform: Platform, runtime: Unpacked, sources: list[Path], output: Path, shared: bool,
           defines: dict[str, str], apps_dir: Path) -> None:
-    args = [
+    cflags = [
         *CFLAGS, f"-ffile-prefix-map={apps_dir}=.", f"-ffile-prefix-map={runtime.root}=runtime",
         *(f"-I{d}" for d in sorted({(runtime.root / h).parent for h in runtime.manifest["include"]})),
         *(f'-D{k}="{v}"' for k, v in sorted(defines.items())),
-        *sources, *(runtime.root / rel for rel in runtime.manifest["link"]),
     ]
-    platform.toolchain.link_app(args, output, runtime.library.parent, shared, apps_dir)
+    link_inputs = [runtime.root / rel for rel in runtime.manifest["link"]]
+    platform.toolchain.link_app(cflags, sources, link_inputs, output, runtime.library.parent, shared, apps_dir)
 
 
 def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path = APPS_DIR) -> tuple[AppSet, bool]:

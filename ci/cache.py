@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -24,3 +25,8 @@ def is_fresh(stamp: Path, key: str, outputs: Iterable[Path]) -> bool:
 
 def mark_fresh(stamp: Path, key: str) -> None:
     stamp.write_text(key)
+
+
+def cache_dir() -> Path:
+    """Per-machine cache for what outlives a checkout (wine prefixes, toolchain support libs)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "runtime-base-ci"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -12,7 +11,8 @@ from pathlib import Path, PurePosixPath
 from . import archive, cache, schemas
 from .binaries import read_binary
 from .checksums import SUMS, read_sums, write_sums
-from .errors import CiError, InputError
+from .epoch import source_date_epoch as epoch_or_default
+from .errors import InputError
 from .exports import REPO_ROOT
 from .platforms import Platform, get_platform
 from .runtime.output import BUILD_INFO, BuildOutput
@@ -35,15 +35,7 @@ def archive_stem(version: str, rid: str) -> str:
 
 
 def source_date_epoch(build: BuildOutput) -> int:
-    """SOURCE_DATE_EPOCH if set, else the last commit time of the runtime source."""
-    value = os.environ.get("SOURCE_DATE_EPOCH")
-    if value is None:
-        if build.source.date_epoch is None:
-            raise CiError(f"{build.root / BUILD_INFO}: runtime source is not in git; set SOURCE_DATE_EPOCH")
-        return build.source.date_epoch
-    if not value.isdigit():
-        raise CiError(f"SOURCE_DATE_EPOCH={value!r}: must be a non-negative integer")
-    return int(value)
+    return epoch_or_default(build.source.date_epoch, str(build.root / BUILD_INFO))
 
 
 def _place(layout: dict[str, str], role: str, rel: str) -> str:

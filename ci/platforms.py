@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import CiError
-from .toolchains import GnuElf
+from .toolchains import ClangCoff, GnuElf, MinGW, Toolchain
 
 RunMode = Literal["native", "qemu-user", "wine", "none"]
 
@@ -18,7 +18,7 @@ class Platform:
     rid: str
     os: Literal["linux", "win"]
     arch: Literal["x64", "arm64"]
-    toolchain: GnuElf
+    toolchain: Toolchain
     runner: str  # GitHub Actions runner label
     emulators: dict[str, RunMode] = field(default_factory=dict)  # host rid -> how it runs there
     lib_dirs: tuple[Path, ...] = ()  # where the target's loader finds system libraries on a host
@@ -60,6 +60,14 @@ PLATFORMS: dict[str, Platform] = {
             runner="ubuntu-24.04-arm", emulators={"linux-x64": "qemu-user"},
             lib_dirs=(Path("/lib/aarch64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"), Path("/usr/aarch64-linux-gnu/lib")),
             sysroot=Path("/usr/aarch64-linux-gnu"),
+        ),
+        Platform(
+            rid="win-x64", os="win", arch="x64", toolchain=MinGW("x86_64-w64-mingw32"),
+            runner="windows-2025", emulators={"linux-x64": "wine"},
+        ),
+        Platform(
+            rid="win-arm64", os="win", arch="arm64", toolchain=ClangCoff(),
+            runner="windows-11-arm",
         ),
     )
 }

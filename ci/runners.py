@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path, PureWindowsPath
 
+from .cache import cache_dir
 from .errors import CiError
 from .platforms import Platform
 
@@ -26,10 +27,6 @@ def _find(*names: str) -> str:
         if found:
             return found
     raise CiError(f"{names[0]}: not found (install it, see README 'Prerequisites')")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "runtime-base-ci"
 
 
 class Runner:
@@ -52,12 +49,19 @@ class Runner:
     def _start_wine(self) -> None:
         self.env.update(WINEPREFIX=str(cache_dir() / f"wine-{self.platform.arch}"), WINEDEBUG="-all",
                         WINEDLLOVERRIDES="mscoree,mshtml=")  # no Mono/Gecko install prompts
-        Path(self.env["WINEPREFIX"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.env["WINEPREFIX"]).mkdir(parents=True, exist_ok=True)
         self._prefix = [_find("wine64", "wine")]
-        # A persistent server for the stage: later runs skip wine's start-up.
-        subprocess.run([_find("wineserver"), "-p"], env=self.env, check=True)
-        subprocess.run([*self._prefix, "wineboot", "-i"], env=self.env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A persistent server for the stage, so later runs skip wine's start-up; a server left
+        # behind by an interrupted run would make `-p` fail, so it goes first.
+        subprocess.run([_find("wineserver"), "-k"], env=self.env, check=False, stderr=subprocess.DEVNULL)
+        self._start_daemon([_find("wineserver"), "-p"])
+        self._start_daemon([*self._prefix, "wineboot", "-i"])
+
+    def _start_daemon(self, argv: list[str]) -> None:
+        """Run a wine command that leaves daemons behind holding its stdout: capturing would never end."""
+        done = subprocess.run(argv, env=self.env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise CiError(f"{' '.join(argv)} failed (exit {done.returncode}) for WINEPREFIX={self.env['WINEPREFIX']}")
 
     def __exit__(self, *exc: object) -> None:
         if self.mode == "wine":

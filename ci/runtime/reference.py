@@ -6,12 +6,14 @@ build-id, then symbols split with objcopy as upstream does.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 from .. import cache, exports
 from ..binaries import read_binary
+from ..epoch import source_date_epoch
 from ..errors import CiError, InputError
 from ..gitinfo import source_info
 from ..platforms import Platform
@@ -67,7 +69,8 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
     version = read_version(source_dir)
     flags = _cflags(platform, configuration, source_dir, version)
     source = source_info("reference", source_dir)
-    key = cache.digest(_inputs(source_dir), [flags, platform.toolchain.identity(), platform.rid, asdict(source)])
+    key = cache.digest(_inputs(source_dir), [flags, platform.toolchain.identity(), platform.rid, asdict(source),
+                                              os.environ.get("SOURCE_DATE_EPOCH")])
     if cache.is_fresh(out / STAMP, key, [out / "build.json"]):
         return BuildOutput.read(out), False
 
@@ -81,7 +84,8 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
         run_tool([*flags, "-c", c_file.relative_to(source_dir), "-o", obj], cwd=source_dir)
         objects.append(obj)
     listed = exports.read_exports()
-    linked = platform.toolchain.link_runtime(objects, out / "lib", listed)
+    epoch = source_date_epoch(source.date_epoch, str(source_dir))
+    linked = platform.toolchain.link_runtime(objects, out / "lib", listed, epoch)
     _check_exports(linked.library, listed)
 
     include = []
