@@ -53,3 +53,18 @@ def def_file(exports: tuple[Export, ...], library: str) -> str:
     lines = [f"LIBRARY {library}", "EXPORTS"]
     lines += [f"    {e.name}{' DATA' if e.data else ''}" for e in exports]
     return "\n".join(lines) + "\n"
+
+
+def ilc_export_args(exports: tuple[Export, ...], os_name: str) -> list[str]:
+    """ILC's --export-dynamic-symbol arguments; ',DATA' only where the .def knows it (Windows)."""
+    return [f"--export-dynamic-symbol:{e.name}{',DATA' if e.data and os_name == 'win' else ''}" for e in exports]
+
+
+def exported_names(text: str) -> set[str]:
+    """Names in an exports file as ILC writes it: a .def (after EXPORTS) or a GNU version script."""
+    lines = [line.split(";", 1)[0].strip() for line in text.splitlines()]
+    if "EXPORTS" in lines:
+        after = lines[lines.index("EXPORTS") + 1:]
+        return {line.split()[0] for line in after if line}
+    names = " ".join(text.split("global:", 1)[-1].split("local:", 1)[0].split())
+    return {n.strip() for n in names.split(";") if n.strip()}

@@ -1,0 +1,257 @@
+"""The fork's build, driven for real up to the process boundary, with a STAND-IN build.sh.
+
+The stand-in (tests/fixtures/stand_in/build.sh) prints "stand-in for the fork's build.sh" first and
+builds nothing real: these tests check the driver (log, tail, exit code, timeout, Ctrl-C, cache)
+and everything after the build (real clang/lld link from the generated response files, real
+objcopy split, BuildOutput, package). A stand-in run is never counted as the fork's build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+
+import ci.__main__
+from ci import exports, linkplan, plan_cli, platforms
+from ci.errors import CiError
+from ci.package import package
+from ci.runtime import fork, fork_build
+from ci.runtime.fork_layout import ForkLayout
+from ci.runtime.output import BuildOutput
+from tests.conftest import REPO
+from tests.fixtures.fake_fork import (
+    OUTPLACE_WINDOWS_ONLY,
+    make_fake_windows,
+    make_fork,
+    products_file,
+    touch,
+    windows,
+)
+
+pytestmark = pytest.mark.e2e
+
+LINUX_X64 = platforms.get_platform("linux-x64")
+BANNER = "stand-in for the fork's build.sh"
+# `python -m ci` with these commands registered, as ci/__main__.py will once it calls plan_cli.register.
+DRIVER = """
+import argparse, sys
+import ci.__main__ as main, ci.plan_cli as plan_cli
+def parser():
+    top = argparse.ArgumentParser(prog="python -m ci")
+    plan_cli.register(top.add_subparsers(dest="command", required=True))
+    return top
+main.parser = parser
+sys.exit(main.main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    return make_fork(tmp_path / "fork")
+
+
+@pytest.fixture
+def stand_in(tmp_path, monkeypatch) -> Path:
+    """The stand-in's environment; returns the file where it records each run's arguments."""
+    for name in ("STAND_IN_MODE", "STAND_IN_PRODUCTS", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STAND_IN_RUNS", str(tmp_path / "runs.txt"))
+    monkeypatch.setenv("PYTHON", sys.executable)
+    return tmp_path / "runs.txt"
+
+
+def runs(record: Path) -> list[str]:
+    return record.read_text().splitlines() if record.exists() else []
+
+
+def ci_main(monkeypatch, *argv: str | Path) -> int:
+    """`python -m ci ARGV` in this process, with plan and fork-build registered."""
+    def parser() -> argparse.ArgumentParser:
+        top = argparse.ArgumentParser(prog="python -m ci")
+        plan_cli.register(top.add_subparsers(dest="command", required=True))
+        return top
+    monkeypatch.setattr(ci.__main__, "parser", parser)
+    return ci.__main__.main([str(a) for a in argv])
+
+
+def assert_gone(pids: list[int]) -> None:
+    """No process of the build is left (killed and reaped)."""
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+
+
+# --- the driver: log, progress, failure, timeout, Ctrl-C ------------------------------------
+
+
+def test_the_build_goes_to_a_log_with_progress(checkout, stand_in, tmp_path):
+    seen = []
+    log = tmp_path / "logs" / "build.log"
+    cmd = fork_build.command(fork_build.BuildRequest(checkout, LINUX_X64))
+    fork_build.run_logged(cmd, log, watch=lambda n, elapsed, last: seen.append((n, last)))
+    lines = log.read_text().splitlines()
+    assert lines[0] == f"{BANNER}: -s clr.aot+libs -rc Debug -lc Release -a x64 -os linux"
+    assert seen[-1] == (2, "stand-in done") and runs(stand_in) == [lines[0].split(": ", 1)[1]]
+
+
+def test_a_failure_ends_with_the_logs_tail_and_path(checkout, stand_in, tmp_path, monkeypatch):
+    monkeypatch.setenv("STAND_IN_MODE", "fail")
+    log = tmp_path / "build.log"
+    with pytest.raises(CiError) as caught:
+        fork_build.run_logged(fork_build.command(fork_build.BuildRequest(checkout, LINUX_X64)), log)
+    lines = caught.value.message.splitlines()
+    assert lines[0].startswith(f"fork build failed (exit 3): {checkout / 'build.sh'} -s clr.aot+libs")
+    assert lines[1:-1] == [f"    stand-in build line {i}" for i in range(72, 101)] + ["    stand-in error: the build failed"]
+    assert lines[-1] == f"log: {log}"
+    assert len(log.read_text().splitlines()) == 102  # the whole output is in the log
+
+
+def blocking_stand_in(tmp_path: Path, monkeypatch, ready: Path) -> None:
+    """The stand-in reports its pids to `ready`, then it and a child block on a FIFO nobody writes."""
+    os.mkfifo(tmp_path / "block.fifo")
+    monkeypatch.setenv("STAND_IN_MODE", "block")
+    monkeypatch.setenv("STAND_IN_BLOCK", str(tmp_path / "block.fifo"))
+    monkeypatch.setenv("STAND_IN_READY", str(ready))
+
+
+def test_a_timeout_kills_the_whole_process_group(checkout, stand_in, tmp_path, monkeypatch):
+    blocking_stand_in(tmp_path, monkeypatch, tmp_path / "pids.txt")
+    with pytest.raises(CiError, match=r"^fork build timed out after 1s: killed its process group\n"):
+        fork_build.run_logged(fork_build.command(fork_build.BuildRequest(checkout, LINUX_X64)), tmp_path / "b.log",
+                              timeout=1.0)
+    pids = [int(p) for p in (tmp_path / "pids.txt").read_text().split()]
+    assert len(pids) == 2
+    assert_gone(pids)
+
+
+def test_ctrl_c_kills_the_whole_process_group_and_exits_130(checkout, stand_in, tmp_path, monkeypatch):
+    ready = tmp_path / "ready.fifo"
+    os.mkfifo(ready)
+    blocking_stand_in(tmp_path, monkeypatch, ready)
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, "fork-build", "--runtime-repo", checkout,
+                               "--platform", "linux-x64", "--out", tmp_path / "out"],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pids: list[int] = []
+    reader = threading.Thread(target=lambda: pids.extend(int(p) for p in ready.read_text().split()), daemon=True)
+    reader.start()
+    reader.join(timeout=60)  # returns as soon as the stand-in has written its pids
+    if reader.is_alive():  # the driver never started the build: unblock the reader, show why
+        ready.write_text("")
+        driver.kill()
+        pytest.fail(driver.communicate()[1])
+    driver.send_signal(signal.SIGINT)
+    _, stderr = driver.communicate(timeout=60)
+    assert driver.returncode == 130, stderr
+    log = checkout / fork_build.STATE_DIR / "build-linux-x64-Debug-Release.log"
+    assert stderr.splitlines() == [f"error: interrupted: killed the fork build's process group (log: {log})"]
+    assert_gone(pids)
+
+
+# --- the cache ------------------------------------------------------------------------------
+
+
+def test_an_unchanged_checkout_is_not_rebuilt(checkout, stand_in, monkeypatch):
+    request = fork_build.BuildRequest(checkout, LINUX_X64)
+    assert fork_build.build(request) and len(runs(stand_in)) == 1
+    assert not fork_build.build(request) and len(runs(stand_in)) == 1  # same key as the last success
+    assert fork_build.build(request, force=True) and len(runs(stand_in)) == 2
+    touch(checkout / "src/coreclr/nativeaot/Runtime/AsmOffsets.h", "changed\n")
+    assert fork_build.build(request) and len(runs(stand_in)) == 3
+
+    monkeypatch.setenv("STAND_IN_MODE", "fail")
+    with pytest.raises(CiError):
+        fork_build.build(request, force=True)
+    monkeypatch.setenv("STAND_IN_MODE", "ok")
+    assert fork_build.build(request) and len(runs(stand_in)) == 5  # a failure is not a success to reuse
+
+
+# --- after the build: link, split, build output, package ------------------------------------
+
+
+def stand_in_products(checkout: Path, out: Path, monkeypatch, tmp_path: Path) -> None:
+    """Tell the stand-in to make every file the Runtime.Base link needs."""
+    part = linkplan.make_plan(ForkLayout(checkout, LINUX_X64, "Debug"), linkplan.linux_tools(LINUX_X64), out).runtime
+    monkeypatch.setenv("STAND_IN_PRODUCTS", str(products_file(tmp_path / "products.json", part.inputs)))
+
+
+def test_linux_x64_from_the_fork_to_a_package(checkout, stand_in, tmp_path, monkeypatch):
+    out = tmp_path / "build output"  # a space: the response files must quote it
+    stand_in_products(checkout, out, monkeypatch, tmp_path)
+    built, rebuilt = fork.build(checkout, LINUX_X64, out, "Debug")
+    assert rebuilt and len(runs(stand_in)) == 1
+    assert BuildOutput.read(out) == built
+    assert (built.library, built.link, built.debug) == (
+        "lib/libRuntime.Base.so", ("lib/libRuntime.Base.so",), ("lib/libRuntime.Base.so.dbg",))
+    assert fork.build(checkout, LINUX_X64, out, "Debug")[1] is False and len(runs(stand_in)) == 1
+
+    pkg = package(out, tmp_path / "dist")
+    manifest = json.loads(pkg.manifest.read_text())
+    assert manifest["source"] == {"kind": "fork", "commit": built.source.commit, "dirty": False}
+    assert manifest["version"] == f"10.0.0-fork.{built.source.commit[:12]}" and manifest["soname"] == "libRuntime.Base.so"
+    # Names only: on Linux ILC's arguments carry no DATA, so the stand-in ILC defines every symbol as a function.
+    assert sorted(e["name"] for e in manifest["exports"]) == sorted(e.name for e in exports.read_exports())
+    debuglink = subprocess.run(["readelf", "--string-dump=.gnu_debuglink", out / built.library],
+                               check=False, capture_output=True, text=True, errors="replace")
+    assert "libRuntime.Base.so.dbg" in debuglink.stdout
+
+
+def test_missing_outputs_after_the_build_name_their_build_step(checkout, stand_in, tmp_path, monkeypatch, capsys):
+    code = ci_main(monkeypatch, "fork-build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
+    error = capsys.readouterr().err
+    assert code == 2 and len(error.splitlines()) == 1 and len(runs(stand_in)) == 1
+    assert "artifacts/bin/coreclr/linux.x64.Debug/ilc-published/ilc missing: built by subset clr.aot (clr.tools)" in error
+    assert "libaotminipal.a missing: built by subset clr.aot (clr.nativeaotruntime)" in error
+
+
+def test_the_linux_leg_stops_before_the_build_when_the_split_is_missing(tmp_path, stand_in, monkeypatch, capsys):
+    checkout = make_fork(tmp_path / "fork", OUTPLACE_WINDOWS_ONLY)
+    code = ci_main(monkeypatch, "fork-build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
+    error = capsys.readouterr().err
+    assert code == 1 and runs(stand_in) == []
+    assert error.startswith("error: linux-x64: the fork has no Linux split yet, so nothing was built: ")
+    assert "declared with DLL_IMPORT, which is defined only for Windows" in error
+
+
+# --- plan: a dry run ------------------------------------------------------------------------
+
+
+def test_plan_writes_response_files_and_prints_every_command_without_running_any(checkout, stand_in, tmp_path,
+                                                                                  monkeypatch, capsys):
+    out = tmp_path / "plan"
+    assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", out) == 0
+    printed = capsys.readouterr().out
+    assert runs(stand_in) == [] and not (out / "lib").exists()
+    assert f"{checkout / 'build.sh'} -s clr.aot+libs -rc Debug -lc Release -a x64 -os linux" in printed
+    for name in ("Runtime.Base", *linkplan.sample_names()):
+        assert (out / "rsp" / f"{name}.ilc.rsp").is_file() and (out / "rsp" / f"{name}.link.rsp").is_file()
+        assert f"@{out / 'rsp' / name}.link.rsp" in printed
+    assert "not built yet: " in printed and "missing: built by subset" in printed
+
+
+def test_plan_for_windows_with_discovery_pointed_at_a_fake_tree(checkout, stand_in, tmp_path, monkeypatch, capsys):
+    if "win-x64" not in platforms.PLATFORMS:
+        monkeypatch.setitem(platforms.PLATFORMS, "win-x64", windows())
+    fake = make_fake_windows(tmp_path / "windows")
+    out = tmp_path / "plan"
+    assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "win-x64", "--out", out,
+                   "--vswhere", fake["vswhere"], "--windows-kits", fake["kits"]) == 0
+    printed = capsys.readouterr().out
+    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Debug -lc Release -a x64 -os windows" in printed
+    link = fake["vs"] / "VC/Tools/MSVC/14.41.34120/bin/Hostx64/x64/link.exe"
+    assert f"'{link}' @{out / 'rsp' / 'Runtime.Base'}.link.rsp" in printed  # quoted: the path has spaces
+    assert sorted(p.name for p in (out / "rsp").iterdir()) == sorted(
+        ["Runtime.Base.def"] + [f"{n}.{t}.rsp" for n in ("Runtime.Base", *linkplan.sample_names()) for t in ("ilc", "link")])
