@@ -39,3 +39,46 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: cold/warm pipeline, tool share, emulation cost, sizes (`-- --platform all`)."""
     session.install("-e", ".")
     session.run("python", "-m", "ci", "bench", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build Runtime.Base from the fork (`-- --runtime-repo PATH [--platform RID]`); cached, needs the internet."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "fork-build", *session.posargs)
+
+
+@nox.session
+def plan(session: nox.Session) -> None:
+    """Dry run: the fork's ILC/linker response files and every command (`-- --runtime-repo PATH --platform RID`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "plan", *session.posargs)
+
+
+@nox.session
+def publish(session: nox.Session) -> None:
+    """Provenance for dist/, then publish it as a GitHub release (`-- --repo OWNER/NAME --tag vX [--dry-run]`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "provenance", "--dist", "dist")
+    session.run("python", "-m", "ci", "publish", "--dist", "dist", *session.posargs)
+
+
+@nox.session
+def images(session: nox.Session) -> None:
+    """Linux build images without a registry: debootstrap base, wheelhouse, image (`-- --platform RID|all`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "images", *session.posargs)
+
+
+@nox.session
+def container(session: nox.Session) -> None:
+    """Run a session in the platform's container (`-- --platform linux-arm64 package -- --check smoke`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "container-run", *session.posargs)
+
+
+@nox.session
+def crosscheck(session: nox.Session) -> None:
+    """Package here and in the container and compare the bytes (`-- --platform linux-x64|linux-arm64|all`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", "crosscheck", *session.posargs)

@@ -33,11 +33,12 @@ def _finish(result: dict, as_json: bool, lines: list[str], problems: list[str], 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from .pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform
-    from .runtime import reference
+    from .runtime.fork import runtime_source
 
     started = time.perf_counter()
     selected = platforms.select(args.platform)
-    description = reference.describe()
+    source = runtime_source(args.runtime_repo)
+    description = source.describe()
     rids = ", ".join(p.rid for p in selected)
     first = (f"Checking the Runtime.Base packages in {args.dist} for {rids}" if args.from_dist
              else f"Packaging Runtime.Base: {description} for {rids}")
@@ -46,7 +47,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     results: list[StageResult] = []
     for platform in selected:
         checks = tuple(c for c in CHECKS if c in (args.check or DEFAULT_CHECKS))
-        results += run_platform(platform, layout, args.configuration, checks, from_dist=args.from_dist)
+        results += run_platform(platform, layout, args.configuration, checks, from_dist=args.from_dist, source=source)
     report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started, TOOL_SECONDS)
     console.print(table(results))
     publish_summary(results)
@@ -55,10 +56,10 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .runtime import reference
+    from .runtime.fork import runtime_source
 
     platform = platforms.get_platform(args.platform or platforms.host_rid())
-    out, rebuilt = reference.build(platform, Path(args.out), args.configuration)
+    out, rebuilt = runtime_source(args.runtime_repo).build(platform, Path(args.out), args.configuration)
     console.print(f"{'built' if rebuilt else 'up to date'}: {out.root / out.library}")
     return 0
 
@@ -131,10 +132,12 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ci", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
     config = {"default": "Release", "choices": ["Debug", "Release"], "help": "runtime configuration"}
+    repo = {"help": "checkout of the split-runtime fork (default: $RUNTIME_REPO; neither: the reference runtime)"}
 
     p = sub.add_parser("pipeline", help="build, package, apps, verify and share (what `nox -s package` runs)")
     p.add_argument("--platform", action="append", help="rid (repeatable) or 'all'; default: this machine's")
     p.add_argument("--configuration", **config)
+    p.add_argument("--runtime-repo", **repo)
     p.add_argument("--check", action="append", choices=["verify", "share", "smoke"],
                    help="checks after build/package/apps (repeatable); default: verify and share")
     p.add_argument("--from-dist", action="store_true",
@@ -143,9 +146,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dist", default="dist")
     p.set_defaults(func=cmd_pipeline)
 
-    p = sub.add_parser("build", help="build the reference runtime")
+    p = sub.add_parser("build", help="build the runtime (the reference runtime, or the fork with --runtime-repo)")
     p.add_argument("--platform")
     p.add_argument("--configuration", **config)
+    p.add_argument("--runtime-repo", **repo)
     p.add_argument("--out", required=True, help="build output directory")
     p.set_defaults(func=cmd_build)
 
@@ -183,6 +187,11 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("matrix", help="print the GitHub Actions matrix JSON from the platform list")
     p.set_defaults(func=cmd_matrix)
+
+    from . import container_cli, plan_cli, publish_cli
+
+    for module in (plan_cli, publish_cli, container_cli):
+        module.register(sub)
     return top
 
 

@@ -12,7 +12,7 @@ from .errors import CiError
 from .package import find_package, package
 from .platforms import Platform
 from .report import StageResult, console, progress
-from .runtime import reference
+from .runtime.fork import ForkSource, ReferenceSource
 from .share import measure
 from .smoke import smoke
 from .verify import verify
@@ -41,13 +41,14 @@ def _kib(path: Path) -> str:
 
 
 def run_platform(platform: Platform, layout: Layout, configuration: str,
-                 checks: tuple[str, ...] = DEFAULT_CHECKS, from_dist: bool = False) -> list[StageResult]:
+                 checks: tuple[str, ...] = DEFAULT_CHECKS, from_dist: bool = False,
+                 source: ReferenceSource | ForkSource = ReferenceSource()) -> list[StageResult]:
     """All stages for one platform; `from_dist` takes the package already in dist/ instead of building."""
     rid = platform.rid
     state: dict = {}
 
     def build(r: StageResult) -> None:
-        out, rebuilt = reference.build(platform, layout.runtime(rid), configuration)
+        out, rebuilt = source.build(platform, layout.runtime(rid), configuration)
         r.status = "ok" if rebuilt else "up to date"
         r.summary = f"{out.name} {out.version} ({out.configuration}) {_kib(out.root / out.library)}"
 
