@@ -77,7 +77,7 @@ def write_report(path: Path, runtime: str, results: list[StageResult], total: fl
     data = {
         "schema_version": 1,
         "runtime": runtime,
-        "ok": all(r.status in ("ok", "up to date") for r in results),
+        "ok": not any(r.status == "failed" for r in results),  # "not run" alone is not a failure
         "total_seconds": round(total, 3),
         "tool_seconds": {k: round(v, 3) for k, v in sorted(tool_seconds.items())},
         "stages": [asdict(r) | {"seconds": round(r.seconds, 3)} for r in results],

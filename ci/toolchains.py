@@ -56,6 +56,10 @@ class GnuElf:
     def runtime_cflags(self) -> list[str]:
         return ["-fPIC", "-pthread"]
 
+    def path_independent(self, source_dir: Path) -> list[str]:
+        """Debug info that names sources relative to `source_dir`, whatever the clone path."""
+        return [f"-ffile-prefix-map={source_dir}=."]
+
     def plugin_name(self, name: str) -> str:
         return f"lib{name}.so"
 
@@ -109,6 +113,8 @@ class MinGW(_Windows):
     def runtime_cflags(self) -> list[str]:
         return []
 
+    path_independent = GnuElf.path_independent
+
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, listed: tuple[exports.Export, ...], epoch: int) -> Linked:
         library = lib_dir / self.library_name
         implib = lib_dir / self.import_library
@@ -149,10 +155,18 @@ class ClangCoff(_Windows):
     def runtime_cflags(self) -> list[str]:
         return ["-gcodeview"]
 
+    def path_independent(self, source_dir: Path) -> list[str]:
+        """CodeView objects embed the compiler's whole command line: no absolute path may be in it,
+        so compiles run in `source_dir` with relative names, and the recorded directory is '.'."""
+        return ["-fdebug-compilation-dir=.", "-fcoverage-compilation-dir=."]
+
     def support(self) -> Path:
         """winrt.lib and the DLL import libraries, built once per machine into the cache."""
-        sources = {p.name: p for p in (WINRT / self.machine).iterdir() if p.is_file()}
-        key = cache.digest(sources, [self.cc, self.identity()])
+        source_dir = WINRT / self.machine
+        sources = {p.name: p for p in source_dir.iterdir() if p.is_file()}
+        cflags = [*self.cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-gcodeview",
+                  *self.path_independent(source_dir)]
+        key = cache.digest(sources, [cflags, self.identity()])
         out = cache.cache_dir() / f"winrt-{self.machine}-{key[:16]}"
         if (out / "winrt.lib").is_file():
             return out
@@ -161,10 +175,8 @@ class ClangCoff(_Windows):
         tmp.mkdir(parents=True)
         objects = []
         for c_file in sorted(p for p in sources.values() if p.suffix == ".c"):
-            obj = tmp / f"{c_file.stem}.obj"
-            run_tool([*self.cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-gcodeview",
-                      f"-ffile-prefix-map={WINRT}=winrt", "-c", c_file, "-o", obj])
-            objects.append(obj.name)
+            run_tool([*cflags, "-c", c_file.name, "-o", tmp / f"{c_file.stem}.obj"], cwd=source_dir)
+            objects.append(f"{c_file.stem}.obj")
         run_tool(["llvm-lib", "/out:winrt.lib", *objects], cwd=tmp)
         for dll in self.runtime_dlls:
             run_tool(["llvm-dlltool", "-m", self.machine, "-d", sources[f"{dll}.def"], "-l", tmp / f"{dll}.lib"])

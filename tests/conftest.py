@@ -50,3 +50,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def pipeline_arm64(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """linux-arm64: cross-built here, run under qemu-user for share and smoke."""
     return _pipeline(tmp_path_factory, "linux-arm64", "verify", "share", "smoke")
+
+
+@pytest.fixture(scope="session")
+def pipeline_win_x64(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """win-x64: built with mingw, run under wine for share and smoke."""
+    return _pipeline(tmp_path_factory, "win-x64", "verify", "share", "smoke")
+
+
+@pytest.fixture(scope="session")
+def pipeline_win_arm64(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """win-arm64: built with clang + lld-link; nothing here can run it."""
+    return _pipeline(tmp_path_factory, "win-arm64", "verify", "share", "smoke")

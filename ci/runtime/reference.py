@@ -58,7 +58,7 @@ def _cflags(platform: Platform, configuration: str, source_dir: Path, version: s
     return [
         *platform.toolchain.cc, *COMMON_CFLAGS, *platform.toolchain.runtime_cflags(), *optimize,
         # Reproducible debug info whatever the clone path: paths recorded relative to the source.
-        f"-ffile-prefix-map={source_dir}=.",
+        *platform.toolchain.path_independent(source_dir),
         "-DRUNTIME_BASE_BUILDING", f'-DRUNTIME_BASE_VERSION="{version}"', "-Iinclude",
     ]
 

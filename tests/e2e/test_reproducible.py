@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 GIT_DATE = "2026-01-02T03:04:05+00:00"
@@ -34,10 +36,10 @@ def _clone(dest: Path, reverse: bool) -> Path:
     return dest
 
 
-def _package(clone: Path, umask: str, tz: str, locale: str) -> Path:
+def _package(clone: Path, rid: str, umask: str, tz: str, locale: str) -> Path:
     env = {**os.environ, "TZ": tz, "LC_ALL": locale, "LANG": locale}
     env.pop("SOURCE_DATE_EPOCH", None)  # the default: last commit time of the runtime source
-    script = (f"umask {umask} && {sys.executable} -m ci build --out build/rt && "
+    script = (f"umask {umask} && {sys.executable} -m ci build --platform {rid} --out build/rt && "
               f"{sys.executable} -m ci package --build build/rt --dist dist")
     done = subprocess.run(["sh", "-c", script], cwd=clone, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -48,9 +50,10 @@ def _contents(dist: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(dist.iterdir()) if p.is_file() and not p.name.startswith(".")}
 
 
-def test_two_clones_package_to_identical_bytes(tmp_path):
-    first = _package(_clone(tmp_path / "a", reverse=False), "022", "UTC", "C.UTF-8")
-    second = _package(_clone(tmp_path / "elsewhere" / "deeper" / "b", reverse=True), "002", "Pacific/Chatham", "C")
+@pytest.mark.parametrize("rid", ["linux-x64", "linux-arm64", "win-x64", "win-arm64"])
+def test_two_clones_package_to_identical_bytes(tmp_path, rid):
+    first = _package(_clone(tmp_path / "a", reverse=False), rid, "022", "UTC", "C.UTF-8")
+    second = _package(_clone(tmp_path / "elsewhere" / "deeper" / "b", reverse=True), rid, "002", "Pacific/Chatham", "C")
     one, two = _contents(first), _contents(second)
     assert sorted(one) == sorted(two) and len(one) == 4  # archive, symbols, manifest copy, SHA256SUMS
     different = [name for name in one if one[name] != two[name]]

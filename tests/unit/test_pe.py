@@ -7,11 +7,9 @@ fail rather than skip, so a CI machine missing them cannot pass silently.
 from __future__ import annotations
 
 import random
-import re
 import shutil
 import struct
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ import pytest
 from ci.binaries import Symbol, read_binary
 from ci.errors import InputError
 from tests.damage import assert_damage_is_contained
+from tests.pe_view import objdump_view
 
 CC = "x86_64-w64-mingw32-gcc"
 OBJDUMP = "x86_64-w64-mingw32-objdump"
@@ -117,62 +116,6 @@ def _point_delay_directory(exe: Path, address: int) -> None:
 
 
 # --- objdump -p ------------------------------------------------------------------
-
-
-@dataclass
-class ObjdumpView:
-    dll: bool = False
-    format: str = ""
-    export_name: str | None = None
-    exports: set[tuple[str, int, str | None]] = field(default_factory=set)  # name, ordinal, forwarder
-    imports: dict[str, list[tuple[str, int | None]]] = field(default_factory=dict)  # name, ordinal
-    codeview: tuple[str, int] | None = None  # signature, age
-
-
-_FORMAT = re.compile(r"file format (\S+)")
-_EXPORT_NAME = re.compile(r"^Name\s+[0-9a-f]+\s+(\S+)")
-_ORDINAL_BASE = re.compile(r"^Export Address Table -- Ordinal Base (\d+)")
-_EAT_ENTRY = re.compile(r"^\s*\[\s*(\d+)\] \+base\[\s*(\d+)\]\s+[0-9a-f]+ (?:Forwarder RVA -- (\S+)|Export RVA)")
-_NAME_ENTRY = re.compile(r"^\s*\[\s*(\d+)\] (\S+)$")
-_DLL_NAME = re.compile(r"^\s*DLL Name: (\S+)")
-_IMPORT_ENTRY = re.compile(r"^\t[0-9a-f]+\t\s*([0-9a-f]+)\s+(\S+)")
-_RSDS = re.compile(r"\(format RSDS signature ([0-9a-f]+) age (\d+)")
-
-
-def objdump_view(path: Path) -> ObjdumpView:
-    view = ObjdumpView()
-    eat: dict[int, tuple[int, str | None]] = {}  # index -> ordinal, forwarder
-    names: dict[int, str] = {}
-    part, dll = "", ""
-    for line in _run(OBJDUMP, "-p", path, cwd=path.parent).splitlines():
-        if match := _FORMAT.search(line):
-            view.format = match[1]
-        elif line.startswith("Characteristics"):
-            part = "characteristics"
-        elif line.startswith("Export Address Table --"):
-            part = "eat"
-        elif line.startswith("[Ordinal/Name Pointer] Table"):
-            part = "names"
-        elif match := _DLL_NAME.match(line):
-            part, dll = "imports", match[1]
-            view.imports[dll] = []
-        elif match := _EXPORT_NAME.match(line):
-            view.export_name = match[1]
-        elif match := _RSDS.search(line):
-            view.codeview = (match[1], int(match[2]))
-        elif not line.strip():
-            part = ""
-        elif part == "characteristics" and line.strip() == "DLL":
-            view.dll = True
-        elif part == "eat" and (match := _EAT_ENTRY.match(line)):
-            eat[int(match[1])] = (int(match[2]), match[3])
-        elif part == "names" and (match := _NAME_ENTRY.match(line)):
-            names[int(match[1])] = match[2]
-        elif part == "imports" and (match := _IMPORT_ENTRY.match(line)):
-            by_ordinal = match[2] == "<none>"
-            view.imports[dll].append((f"#{int(match[1], 16)}", int(match[1], 16)) if by_ordinal else (match[2], None))
-    view.exports = {(names.get(i, f"#{ordinal}"), ordinal, fwd) for i, (ordinal, fwd) in eat.items()}
-    return view
 
 
 # --- tests -------------------------------------------------------------------------
