@@ -6,11 +6,16 @@ nox.options.sessions = ["package"]
 nox.options.reuse_venv = "yes"  # a rerun with nothing changed reinstalls nothing
 
 
+def _ci(session: nox.Session, *args: str) -> None:
+    """Install the project into the session and run `python -m ci ARGS`."""
+    session.install("-e", ".")
+    session.run("python", "-m", "ci", *args)
+
+
 @nox.session
 def package(session: nox.Session) -> None:
     """Build, package, link apps against, verify and share Runtime.Base (`-- --platform RID`)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "pipeline", *session.posargs)
+    _ci(session, "pipeline", *session.posargs)
 
 
 @nox.session
@@ -23,62 +28,53 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def smoke(session: nox.Session) -> None:
     """Run every app on its target: native, qemu-user or wine (`-- --platform RID|all`)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "pipeline", "--check", "smoke", *session.posargs)
+    _ci(session, "pipeline", "--check", "smoke", *session.posargs)
 
 
 @nox.session
 def matrix(session: nox.Session) -> None:
     """Print the GitHub Actions matrix JSON computed from ci/platforms.py."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "matrix", silent=False)
+    _ci(session, "matrix")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: cold/warm pipeline, tool share, emulation cost, sizes (`-- --platform all`)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "bench", *session.posargs)
+    _ci(session, "bench", *session.posargs)
 
 
 @nox.session
 def build(session: nox.Session) -> None:
     """Build Runtime.Base from the fork (`-- --runtime-repo PATH [--platform RID]`); cached, needs the internet."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "fork-build", *session.posargs)
+    _ci(session, "fork-build", *session.posargs)
 
 
 @nox.session
 def plan(session: nox.Session) -> None:
     """Dry run: the fork's ILC/linker response files and every command (`-- --runtime-repo PATH --platform RID`)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "plan", *session.posargs)
+    _ci(session, "plan", *session.posargs)
 
 
 @nox.session
 def publish(session: nox.Session) -> None:
     """Provenance for dist/, then publish it as a GitHub release (`-- --repo OWNER/NAME --tag vX [--dry-run]`)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "provenance", "--dist", "dist")
+    _ci(session, "provenance", "--dist", "dist")
     session.run("python", "-m", "ci", "publish", "--dist", "dist", *session.posargs)
 
 
 @nox.session
 def images(session: nox.Session) -> None:
     """Linux build images without a registry: debootstrap base, wheelhouse, image (`-- --platform RID|all`)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "images", *session.posargs)
+    _ci(session, "images", *session.posargs)
 
 
 @nox.session
 def container(session: nox.Session) -> None:
     """Run a session in the platform's container (`-- --platform linux-arm64 package -- --check smoke`)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "container-run", *session.posargs)
+    _ci(session, "container-run", *session.posargs)
 
 
 @nox.session
 def crosscheck(session: nox.Session) -> None:
     """Package here and in the container and compare the bytes (`-- --platform linux-x64|linux-arm64|all`)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "ci", "crosscheck", *session.posargs)
+    _ci(session, "crosscheck", *session.posargs)

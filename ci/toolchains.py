@@ -39,26 +39,36 @@ def split_symbols(objcopy: str, library: Path, epoch: int) -> Path:
 
 
 @dataclass(frozen=True)
-class GnuElf:
-    """gcc for a Linux triplet (the native compiler too: Debian names it by its triplet)."""
+class _Gcc:
+    """A gcc and its binutils named by target triplet (Debian names its native gcc that way too)."""
 
     triplet: str
-    library_name = "libRuntime.Base.so"
-    exe_suffix = ""
 
     @property
     def cc(self) -> tuple[str, ...]:
         return (f"{self.triplet}-gcc",)
 
-    def identity(self) -> list[str]:
-        return [tool_version(self.cc[0]), tool_version(f"{self.triplet}-objcopy")]
+    @property
+    def objcopy(self) -> str:
+        return f"{self.triplet}-objcopy"
 
-    def runtime_cflags(self) -> list[str]:
-        return ["-fPIC", "-pthread"]
+    def identity(self) -> list[str]:
+        return [tool_version(self.cc[0]), tool_version(self.objcopy)]
 
     def path_independent(self, source_dir: Path) -> list[str]:
         """Debug info that names sources relative to `source_dir`, whatever the clone path."""
         return [f"-ffile-prefix-map={source_dir}=."]
+
+
+@dataclass(frozen=True)
+class GnuElf(_Gcc):
+    """gcc for a Linux triplet: ELF with a GNU version script."""
+
+    library_name = "libRuntime.Base.so"
+    exe_suffix = ""
+
+    def runtime_cflags(self) -> list[str]:
+        return ["-fPIC", "-pthread"]
 
     def plugin_name(self, name: str) -> str:
         return f"lib{name}.so"
@@ -72,7 +82,7 @@ class GnuElf:
             f"-Wl,--version-script={script}", f"-Wl,-soname,{self.library_name}",
             "-Wl,--build-id=sha1", "-Wl,--as-needed", "-Wl,-z,relro", "-Wl,-z,now", "-Wl,--eh-frame-hdr", "-ldl",
         ])
-        return Linked(library, (library,), (split_symbols(f"{self.triplet}-objcopy", library, epoch),))
+        return Linked(library, (library,), (split_symbols(self.objcopy, library, epoch),))
 
     def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
@@ -98,22 +108,11 @@ class _Windows:
 
 
 @dataclass(frozen=True)
-class MinGW(_Windows):
+class MinGW(_Gcc, _Windows):
     """x86_64-w64-mingw32-gcc: a DLL that needs only system DLLs (no libgcc_s, no winpthread)."""
-
-    triplet: str
-
-    @property
-    def cc(self) -> tuple[str, ...]:
-        return (f"{self.triplet}-gcc",)
-
-    def identity(self) -> list[str]:
-        return [tool_version(self.cc[0]), tool_version(f"{self.triplet}-objcopy")]
 
     def runtime_cflags(self) -> list[str]:
         return []
-
-    path_independent = GnuElf.path_independent
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, listed: tuple[exports.Export, ...], epoch: int) -> Linked:
         library = lib_dir / self.library_name
@@ -126,7 +125,7 @@ class MinGW(_Windows):
             # No time stamp and no path-derived image base: the same bytes from any checkout.
             "-Wl,--no-insert-timestamp", "-Wl,--disable-auto-image-base", "-static-libgcc", "-lbcrypt", "-lntdll",
         ])
-        return Linked(library, (implib,), (split_symbols(f"{self.triplet}-objcopy", library, epoch),))
+        return Linked(library, (implib,), (split_symbols(self.objcopy, library, epoch),))
 
     def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:

@@ -13,16 +13,8 @@
  * Exits 1 if a rooted object was lost or corrupted, 2 if an allocation failed.
  */
 #include "app_common.h"
+#include "app_node.h"
 
-typedef struct node {
-    const RhMethodTable *method_table;
-    struct node *next;
-    int64_t value;
-} node;
-
-static const RhMethodTable node_type = {
-    0, RH_MT_FLAG_CONTAINS_POINTERS, sizeof(node), NULL, "Node", NULL, NULL, 0, 1,
-};
 static const RhMethodTable int_array_type = {
     sizeof(int32_t), RH_MT_FLAG_IS_ARRAY, sizeof(RhArray), NULL, "Int32[]", NULL, NULL, 0, 0,
 };

@@ -7,6 +7,7 @@
  * Exits 1 if a thread lost a rooted object, 2 on a runtime failure.
  */
 #include "app_common.h"
+#include "app_node.h"
 
 #include <stdatomic.h>
 
@@ -15,15 +16,6 @@
 #define RING 16
 #define KEPT 32
 
-typedef struct node {
-    const RhMethodTable *method_table;
-    struct node *next;
-    int64_t value;
-} node;
-
-static const RhMethodTable node_type = {
-    0, RH_MT_FLAG_CONTAINS_POINTERS, sizeof(node), NULL, "Node", NULL, NULL, 0, 1,
-};
 static const RhMethodTable object_array_type = {
     sizeof(void *), RH_MT_FLAG_IS_ARRAY | RH_MT_FLAG_CONTAINS_POINTERS, sizeof(RhArray), NULL, "Object[]", NULL, NULL,
     0, 1,

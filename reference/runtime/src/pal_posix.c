@@ -29,6 +29,7 @@
 #  include <asm/hwcap.h>
 #endif
 
+#include "cpu_x86.h"
 #include "pal.h"
 #include "RuntimeBase.h"
 
@@ -173,19 +174,7 @@ int32_t pal_cpu_features(void)
 {
     int32_t features = 0;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("sse4.2"))
-        features |= RH_CPU_X86_SSE42;
-    if (__builtin_cpu_supports("avx"))
-        features |= RH_CPU_X86_AVX;
-    if (__builtin_cpu_supports("avx2"))
-        features |= RH_CPU_X86_AVX2;
-    if (__builtin_cpu_supports("avx512f"))
-        features |= RH_CPU_X86_AVX512F;
-    if (__builtin_cpu_supports("popcnt"))
-        features |= RH_CPU_X86_POPCNT;
-    if (__builtin_cpu_supports("bmi2"))
-        features |= RH_CPU_X86_BMI2;
+    features = cpu_x86_features();
 #elif defined(__aarch64__)
     unsigned long hwcap = getauxval(AT_HWCAP);
     if (hwcap & HWCAP_ASIMD)
