@@ -30,9 +30,11 @@ def same_path(reported: object, library: Path) -> bool:
     return os.path.normcase(reported) == os.path.normcase(str(library))
 
 
-def check_report(name: str, report: dict, library: Path, version: str | None = None) -> list[str]:
-    """The app (and each plugin it loaded) saw the package's runtime, one instance of it."""
+def check_report(name: str, report: dict, library: Path, version: str | None = None, plugins: int = 0) -> list[str]:
+    """The app (and each of the `plugins` it loads) saw the package's runtime, one instance of it."""
     problems = []
+    if len(report.get("plugins", [])) != plugins:
+        problems.append(f"{name} reports {len(report.get('plugins', []))} plugins, expected {plugins}")
     if not same_path(report.get("runtime_path"), library):
         problems.append(f"{name} reports runtime {report.get('runtime_path')!r}, expected {str(library)!r}")
     if version is not None and report.get("version") != version:

@@ -29,6 +29,7 @@ STARTUP_TIMEOUT = 120.0  # seconds for all apps to reach the barrier
 @dataclass
 class Held:
     name: str
+    plugins: int  # how many plugins the app loads
     process: subprocess.Popen
     line: str = ""
     buffer: bytes = b""
@@ -53,7 +54,7 @@ def _start(app_set: AppSet, runner: Runner) -> list[Held]:
         argv = runner.command(app_set.path(app), "--hold")
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    env=runner.env)
-        held.append(Held(app.name, process))
+        held.append(Held(app.name, len(app.plugins), process))
     return held
 
 
@@ -170,6 +171,7 @@ def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], i
     report = with_host_paths(h.report, runner.host_path)
     return {
         "app": h.name,
+        "plugins": h.plugins,
         "pid": h.process.pid,
         "report": report,
         "copies": len(files),
@@ -191,7 +193,7 @@ def _problems(processes: list[dict], library: Path) -> list[str]:
             problems.append(f"{p['app']} maps {p['files'][0]['path']}, not the package's {library}")
         if len(processes) > 1 and p["text_shared_kib"] == 0:  # None: not measurable on this OS
             problems.append(f"{p['app']}: Runtime.Base text pages are not shared with the other processes")
-        problems += check_report(p["app"], p["report"], library)
+        problems += check_report(p["app"], p["report"], library, plugins=p["plugins"])
     return problems
 
 

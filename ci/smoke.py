@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 from .app_report import check_report, parse_line, with_host_paths
-from .apps import AppSet
+from .apps import App, AppSet
 from .platforms import get_platform
 from .runners import Runner
 
@@ -15,7 +16,8 @@ RUN_TIMEOUT = 300.0  # seconds per app: emulated runs are slow, a hang is still 
 HOW = {"native": "native", "qemu-user": "emulated (qemu-user)", "wine": "emulated (wine)"}
 
 
-def _run_one(runner: Runner, app_set: AppSet, name: str, exe, library, version) -> dict:
+def _run_one(runner: Runner, app: App, exe: Path, library: Path, version: str) -> dict:
+    name = app.name
     started = time.perf_counter()
     try:
         done = subprocess.run(runner.command(exe), env=runner.env, capture_output=True, timeout=RUN_TIMEOUT,
@@ -37,7 +39,7 @@ def _run_one(runner: Runner, app_set: AppSet, name: str, exe, library, version) 
         problems += problems_in_line
     if report:
         report = with_host_paths(report, runner.host_path)
-        problems += check_report(name, report, library, version)
+        problems += check_report(name, report, library, version, plugins=len(app.plugins))
     return {"app": name, "how": HOW[runner.mode], "exit": done.returncode, "seconds": round(seconds, 3),
             "report": report, "problems": problems}
 
@@ -51,7 +53,7 @@ def smoke(app_set: AppSet) -> dict:
     version = app_set.runtime.manifest["version"]
     with Runner(platform) as runner:
         runner.add_library_dir(library.parent)
-        results = [_run_one(runner, app_set, a.name, app_set.path(a), library, version) for a in app_set.exes]
+        results = [_run_one(runner, a, app_set.path(a), library, version) for a in app_set.exes]
     problems = [p for r in results for p in r["problems"]]
     return {"rid": platform.rid, "how": HOW[runner.mode], "results": results, "problems": problems,
             "ok": not problems, "ran": True}

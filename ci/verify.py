@@ -84,7 +84,7 @@ def _check_unattributed(runtime_name: str, exported: frozenset[str], app: Binary
 def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
     runtime = read_binary(runtime_path)
     if runtime.kind != "shared-library":
-        raise InputError(runtime_path, f"is a {runtime.kind}, not the runtime shared library")
+        raise InputError(runtime_path, f"not a shared library ({runtime.kind}): --runtime takes the Runtime.Base library")
     apps = []
     violations: list[Violation] = []
     for path in app_paths:

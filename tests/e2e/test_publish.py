@@ -33,7 +33,6 @@ REPO = "octo/runtime"
 TAG = "v10.0.0"
 ARCHIVE = "runtime-base-10.0.0-ref.1-linux-x64.tar.gz"
 SYMBOLS = "runtime-base-10.0.0-ref.1-linux-x64-symbols.tar.gz"
-UPLOADS = r"^/uploads/"
 SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
 
 

@@ -11,8 +11,6 @@ from ci.binaries import read_binary
 from ci.exports import read_exports
 from tests.pe_view import model_readobj_view, objdump_view, readobj_view
 
-MZ = b"MZ"
-
 
 def _stages(pipeline: dict) -> dict:
     report = schemas.load("report", pipeline["dist"] / "report.json")

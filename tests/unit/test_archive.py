@@ -114,10 +114,6 @@ def build_both(tmp_path: Path, writer, suffix: str) -> tuple[bytes, bytes]:
     return (tmp_path / f"a{suffix}").read_bytes(), (tmp_path / f"b{suffix}").read_bytes()
 
 
-def entries_in(root: Path) -> dict[str, Path]:
-    return {name: root.joinpath(*name.split("/")) for name in TREE}
-
-
 @pytest.fixture
 def tree(tmp_path: Path) -> dict[str, Path]:
     return make_tree(tmp_path / "src", list(TREE), 1_234_567_890, 0o755)
