@@ -9,7 +9,10 @@ import time
 from pathlib import Path
 
 from . import platforms
+from rich.text import Text
+
 from .errors import CiError
+from .fsutil import atomic_write_text
 from .report import StageResult, console, publish_summary, table, write_report
 from .tools import TOOL_SECONDS
 
@@ -26,7 +29,7 @@ def _finish(result: dict, as_json: bool, lines: list[str], problems: list[str], 
         for line in lines:
             console.print(line, markup=False)
         for problem in problems:
-            console.print(f"[red]problem[/] {problem}", soft_wrap=True)
+            console.print(Text.assemble(("problem ", "red"), problem), soft_wrap=True)
         console.print(closing, markup=False)
     return 0 if result["ok"] else 1
 
@@ -115,8 +118,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     result = bench.run([p.rid for p in platforms.select(args.platform)])
     bench.show(result)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
     console.print(f"benchmark results: {args.out}")
     return 0
 

@@ -18,7 +18,14 @@ def parse_line(name: str, line: str) -> tuple[dict, list[str]]:
     if not isinstance(report, dict):
         return {}, [f"{name} printed JSON that is not an object: {line[:200]!r}"]
     missing = [key for key in REQUIRED if key not in report]
-    return report, [f"{name}'s report lacks {', '.join(missing)}"] if missing else []
+    if missing:
+        return report, [f"{name}'s report lacks {', '.join(missing)}"]
+    plugins = report.get("plugins", [])
+    entries = [report, *plugins] if isinstance(plugins, list) else None
+    if entries is None or not all(isinstance(e, dict) and isinstance(e.get("runtime_path"), str)
+                                  and isinstance(e.get("instance"), str) for e in entries):
+        return {}, [f"{name}'s report has malformed instance, runtime_path or plugins: {line[:200]!r}"]
+    return report, []
 
 
 def same_path(reported: object, library: Path) -> bool:

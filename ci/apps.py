@@ -7,7 +7,6 @@ Output: <out>/runtime (the unpacked package), <out>/bin (apps), <out>/bin/plugin
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from .archive import sha256_file
 from .exports import REPO_ROOT
 from .errors import InputError
 from .platforms import Platform
+from .fsutil import atomic_write_text, fresh_output_dir, read_json
 from .redist import Unpacked, open_unpacked, unpack
 
 APPS_DIR = REPO_ROOT / "reference" / "apps"
@@ -72,8 +72,7 @@ def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path = AP
     if cache.is_fresh(stamp, key, [out / APP_SET]):
         return read_app_set(out), False
 
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    fresh_output_dir(out)
     runtime = unpack(package, out / "runtime")
     if runtime.rid != platform.rid:
         raise InputError(package, f"is a {runtime.rid} package, not {platform.rid}")
@@ -97,17 +96,25 @@ def _write_app_set(app_set: AppSet) -> None:
     data = {"rid": app_set.rid, "runtime": "runtime",
             "apps": [asdict(a) for a in app_set.apps],
             "sha256": {a.path: sha256_file(app_set.path(a)) for a in app_set.apps}}
-    (app_set.root / APP_SET).write_text(json.dumps(data, indent=2) + "\n")
+    atomic_write_text(app_set.root / APP_SET, json.dumps(data, indent=2) + "\n")
 
 
 def read_app_set(root: Path) -> AppSet:
+    """An app set written by the apps stage, checked against its runtime package and its binaries."""
     listing = root / APP_SET
+    if not listing.exists():
+        raise InputError(listing, "missing: not an app set (run the apps stage first)")
+    data = read_json(listing)
     try:
-        data = json.loads(listing.read_text())
-        apps = tuple(App(a["name"], a["kind"], a["path"], tuple(a["plugins"])) for a in data["apps"])
-        rid, runtime = data["rid"], data["runtime"]
-    except FileNotFoundError:
-        raise InputError(listing, "missing: not an app set (run the apps stage first)") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(listing, f"malformed app set ({exc})") from None
-    return AppSet(root, rid, open_unpacked(root / runtime), apps)
+        apps = tuple(App(str(a["name"]), str(a["kind"]), str(a["path"]), tuple(map(str, a["plugins"])))
+                     for a in data["apps"])
+        rid, runtime_dir = str(data["rid"]), str(data["runtime"])
+    except (KeyError, TypeError) as exc:
+        raise InputError(listing, f"malformed app set ({exc!r})") from None
+    runtime = open_unpacked(root / runtime_dir)
+    if rid != runtime.rid:
+        raise InputError(listing, f"says {rid}, but its runtime package is {runtime.rid}")
+    for app in apps:
+        if not (root / app.path).is_file():
+            raise InputError(root / app.path, f"{app.name} is listed in {APP_SET} but missing")
+    return AppSet(root, rid, runtime, apps)

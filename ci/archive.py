@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from ci.errors import InputError
+from ci.fsutil import atomic_output
 
 _CHUNK = 1 << 20
 _LEVEL = 9
@@ -84,7 +85,7 @@ def write_tar_gz(dest: Path, entries: Mapping[str, Path], mtime: int) -> None:
     """Write `entries` (archive name -> source file) as a reproducible .tar.gz at `dest`."""
     dest = Path(dest)
     layout = _layout(dest, entries, mtime)
-    with _atomic_output(dest) as out:
+    with atomic_output(dest) as out:
         # No file name and mtime 0 in the gzip header: it must not record where or when we ran.
         with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=_LEVEL, mtime=0) as gz:
             # GNU format: long names go in ././@LongLink records, and there are no PAX headers
@@ -99,7 +100,7 @@ def write_zip(dest: Path, entries: Mapping[str, Path], mtime: int) -> None:
     dest = Path(dest)
     layout = _layout(dest, entries, mtime)
     date_time = _dos_date_time(mtime)
-    with _atomic_output(dest) as out:
+    with atomic_output(dest) as out:
         # The output is seekable, so zipfile patches sizes/CRC into the local headers and
         # writes no data descriptors.
         with zipfile.ZipFile(out, mode="w") as zf:
@@ -121,22 +122,6 @@ def _layout(dest: Path, entries: Mapping[str, Path], mtime: int) -> list[tuple[s
     # Sorted component by component (like GNU tar --sort=name): a directory comes right
     # before its contents, and each directory's contents stay together.
     return sorted(layout.items(), key=lambda item: _split(item[0]))
-
-
-@contextlib.contextmanager
-def _atomic_output(dest: Path) -> Iterator[BinaryIO]:
-    """Yield a temp file beside `dest`; it becomes `dest` only if the block completes."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-        os.chmod(tmp, 0o644)  # mkstemp makes 0o600: too private for a package
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager

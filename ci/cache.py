@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .fsutil import atomic_write_text
+
 
 def digest(files: Mapping[str, Path], extra: object = None) -> str:
     """sha256 over labelled files (label and content) and any JSON-able extra."""
@@ -24,7 +26,7 @@ def is_fresh(stamp: Path, key: str, outputs: Iterable[Path]) -> bool:
 
 
 def mark_fresh(stamp: Path, key: str) -> None:
-    stamp.write_text(key)
+    atomic_write_text(stamp, key)
 
 
 def cache_dir() -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .archive import sha256_file
 from .errors import InputError
+from .fsutil import atomic_write_text
 
 SUMS = "SHA256SUMS"
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *]([^/\\]+)$")
@@ -15,9 +16,7 @@ _LINE = re.compile(r"^([0-9a-f]{64}) [ *]([^/\\]+)$")
 def write_sums(dist: Path, names: list[str]) -> Path:
     lines = [f"{sha256_file(dist / name)}  {name}\n" for name in sorted(names)]
     path = dist / SUMS
-    tmp = path.with_name(SUMS + ".tmp")
-    tmp.write_text("".join(lines))
-    tmp.replace(path)
+    atomic_write_text(path, "".join(lines))
     return path
 
 
@@ -28,6 +27,10 @@ def read_sums(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(path, "missing") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text") from None
     for number, line in enumerate(text.splitlines(), 1):
         match = _LINE.match(line)
         if not match:

@@ -13,6 +13,6 @@ def source_date_epoch(default: int | None, where: str) -> int:
         if default is None:
             raise CiError(f"{where}: runtime source is not in git; set SOURCE_DATE_EPOCH")
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise CiError(f"SOURCE_DATE_EPOCH={value!r}: must be a non-negative integer")
     return int(value)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .binaries import read_binary
+from .errors import CiError, InputError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPORT_LIST = REPO_ROOT / "packaging" / "runtime-base-exports.txt"
@@ -68,3 +69,16 @@ def exported_names(text: str) -> set[str]:
         return {line.split()[0] for line in after if line}
     names = " ".join(text.split("global:", 1)[-1].split("local:", 1)[0].split())
     return {n.strip() for n in names.split(";") if n.strip()}
+
+
+def check_library(library: Path, listed: tuple[Export, ...]) -> None:
+    """A built runtime must export exactly the listed names, data as data, whatever built it."""
+    built = {s.name: s.kind for s in read_binary(library).exports}
+    wanted = {e.name: "data" if e.data else "function" for e in listed}
+    missing = sorted(set(wanted) - set(built))
+    extra = sorted(set(built) - set(wanted))
+    wrong = sorted(n for n in set(wanted) & set(built) if wanted[n] != built[n])
+    if missing or extra or wrong:
+        parts = [f"{label}: {', '.join(names[:8])}" for label, names in
+                 (("missing", missing), ("unexpected", extra), ("wrong kind", wrong)) if names]
+        raise CiError(f"{library}: exports differ from {EXPORT_LIST.name} ({'; '.join(parts)})")

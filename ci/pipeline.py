@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .apps import build_apps
+from rich.text import Text
+
 from .errors import CiError
 from .package import find_package, package
 from .platforms import Platform
@@ -127,7 +129,7 @@ def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]])
             try:
                 step(result)
             except CiError as exc:
-                console.print(f"[red]{name} {rid} failed:[/] {exc.message}", soft_wrap=True)
+                console.print(Text.assemble((f"{name} {rid} failed: ", "red"), exc.message), soft_wrap=True)
                 result.status, result.summary = "failed", exc.message.splitlines()[0][:120]
                 result.details = {"error": exc.message}
         result.seconds = time.perf_counter() - started

@@ -25,10 +25,6 @@ class Platform:
     sysroot: Path | None = None  # the target's root for an emulator (qemu -L)
 
     @property
-    def library_name(self) -> str:
-        return self.toolchain.library_name
-
-    @property
     def archive_suffix(self) -> str:
         return ".zip" if self.os == "win" else ".tar.gz"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import schemas
 
@@ -56,7 +57,8 @@ def table(results: list[StageResult]) -> Table:
         view.add_column(column, justify="right" if column == "Time" else "left")
     for r in results:
         style = STATUS_STYLE.get(r.status, "")
-        view.add_row(r.stage, r.rid, f"[{style}]{r.status}[/]", f"{r.seconds:.1f}s", r.summary)
+        # Summaries carry paths and app output: plain text, never markup.
+        view.add_row(r.stage, r.rid, Text(r.status, style=style), f"{r.seconds:.1f}s", Text(r.summary))
     return view
 
 

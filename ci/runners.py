@@ -55,7 +55,11 @@ class Runner:
         # behind by an interrupted run would make `-p` fail, so it goes first.
         subprocess.run([_find("wineserver"), "-k"], env=self.env, check=False, stderr=subprocess.DEVNULL)
         self._start_daemon([_find("wineserver"), "-p"])
-        self._start_daemon([*self._prefix, "wineboot", "-i"])
+        try:
+            self._start_daemon([*self._prefix, "wineboot", "-i"])
+        except BaseException:
+            self.__exit__()  # __exit__ is not called when __enter__ fails: stop the server here
+            raise
 
     def _start_daemon(self, argv: list[str]) -> None:
         """Run a wine command that leaves daemons behind holding its stdout: capturing would never end."""

@@ -10,6 +10,7 @@ import jsonschema
 
 from .errors import InputError
 from .exports import REPO_ROOT
+from .fsutil import atomic_write_text, read_json
 
 SCHEMA_DIR = REPO_ROOT / "packaging"
 
@@ -30,12 +31,7 @@ def validate(name: str, data: object, source: Path | str) -> None:
 
 
 def load(name: str, path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "missing") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc})") from None
+    data = read_json(path)
     validate(name, data, path)
     return data
 
@@ -43,6 +39,4 @@ def load(name: str, path: Path) -> dict:
 def dump(name: str, data: dict, path: Path) -> None:
     """Validate, then write atomically."""
     validate(name, data, path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")

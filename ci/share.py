@@ -48,14 +48,16 @@ class Region:
     shared_dirty: int | None  # file pages not yet written back count here, though shared all the same
 
 
-def _start(app_set: AppSet, runner: Runner) -> list[Held]:
-    held = []
+def _start(app_set: AppSet, runner: Runner, held: list[Held]) -> None:
+    """Start every app; each one started is in `held` at once, so it is released whatever happens."""
     for app in app_set.exes:
         argv = runner.command(app_set.path(app), "--hold")
-        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env=runner.env)
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       env=runner.env)
+        except OSError as exc:
+            raise StageFailed(f"share: cannot start {app.name} ({argv[0]}): {exc.strerror}") from None
         held.append(Held(app.name, len(app.plugins), process))
-    return held
 
 
 def _await_barrier(held: list[Held]) -> None:
@@ -150,8 +152,9 @@ def measure(app_set: AppSet) -> dict:
     package_file = _file_identity(library)
     with Runner(get_platform(app_set.rid)) as runner:
         runner.add_library_dir(library.parent)
-        held = _start(app_set, runner)
+        held: list[Held] = []
         try:
+            _start(app_set, runner, held)
             _await_barrier(held)
             processes = [_process_view(h, library, package_file, runner) for h in held]
         finally:
@@ -164,7 +167,10 @@ def _sum_kib(values: list[int | None]) -> int | None:
 
 
 def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], int], runner: Runner) -> dict:
-    regions = [r for r in _regions(h.process.pid) if _is_runtime(r, library.name, package_file)]
+    try:
+        regions = [r for r in _regions(h.process.pid) if _is_runtime(r, library.name, package_file)]
+    except (psutil.Error, OSError):
+        raise StageFailed(f"share: {h.name} exited before its memory maps were read (it must hold on --hold)") from None
     files = sorted({(r.device, r.inode, r.path) for r in regions})
     # Text = the read-only file mappings: qemu-user maps guest code without host 'x' permission.
     text = [r for r in regions if "w" not in r.perms]

@@ -22,6 +22,9 @@ def _run_one(runner: Runner, app: App, exe: Path, library: Path, version: str) -
     try:
         done = subprocess.run(runner.command(exe), env=runner.env, capture_output=True, timeout=RUN_TIMEOUT,
                               stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        return {"app": name, "how": HOW[runner.mode], "exit": None, "seconds": 0.0,
+                "problems": [f"{name} cannot be started ({exe}): {exc.strerror}"]}
     except subprocess.TimeoutExpired:
         return {"app": name, "how": HOW[runner.mode], "exit": None, "seconds": RUN_TIMEOUT,
                 "problems": [f"{name} did not finish within {RUN_TIMEOUT:.0f}s"]}

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import cache, exports, linkplan
 from ..errors import CiError, InputError
+from ..fsutil import fresh_output_dir
 from ..gitinfo import source_info
 from ..platforms import Platform
 from . import fork_build, reference
@@ -311,10 +311,10 @@ def build(checkout: Path, platform: Platform, out: Path, configuration: str = "R
     key = cache.digest(files, [sorted(map(str, part.steps)), sorted(part.files.values())])
     if not built and cache.is_fresh(out / STAMP, key, [out / BUILD_INFO]):
         return BuildOutput.read(out), False
-    if out.exists():
-        shutil.rmtree(out)
+    fresh_output_dir(out)
     linkplan.run(part)
     check_ilc_exports(part.outputs["ilc_exports"])
+    exports.check_library(part.outputs["library"], exports.read_exports())  # as for the reference runtime
     result = to_build_output(out, part, checkout, platform, configuration)
     result.write()
     cache.mark_fresh(out / STAMP, key)

@@ -157,6 +157,9 @@ def run_logged(cmd: Command, log: Path, timeout: float | None = None, watch: Wat
     except KeyboardInterrupt:
         _kill_group(proc)
         raise BuildInterrupted(f"interrupted: killed the fork build's process group (log: {log})") from None
+    except BaseException:
+        _kill_group(proc)  # whatever went wrong here, no hour-long build is left running detached
+        raise
     if proc.returncode != 0:
         raise CiError(f"fork build failed (exit {proc.returncode}): {cmd}\n{_tail(tail)}\nlog: {log}")
 

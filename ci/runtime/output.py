@@ -6,10 +6,10 @@ one it is handling.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .. import schemas
 from ..errors import InputError
 
 BUILD_INFO = "build.json"
@@ -41,23 +41,17 @@ class BuildOutput:
         return tuple(dict.fromkeys((self.library, *self.link, *self.include, *self.extra)))
 
     def write(self) -> None:
-        data = asdict(self)
-        data.pop("root")
-        tmp = self.root / (BUILD_INFO + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(self.root / BUILD_INFO)
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k != "root"}
+        schemas.dump("build", data, self.root / BUILD_INFO)
 
     @classmethod
     def read(cls, root: Path) -> BuildOutput:
         info = root / BUILD_INFO
-        try:
-            data = json.loads(info.read_text())
-            source = Source(**data.pop("source"))
-            out = cls(root=root, source=source, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-        except FileNotFoundError:
-            raise InputError(info, "missing: not a build output directory (run the build stage first)") from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise InputError(info, f"malformed build info ({exc})") from None
+        if not info.exists():
+            raise InputError(info, "missing: not a build output directory (run the build stage first)")
+        data = schemas.load("build", info)
+        source = Source(**data.pop("source"))
+        out = cls(root=root, source=source, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
         missing = [f for f in (*out.files(), *out.debug) if not (root / f).is_file()]
         if missing:
             raise InputError(root / missing[0], "listed in build.json but missing")

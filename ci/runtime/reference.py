@@ -12,9 +12,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .. import cache, exports
-from ..binaries import read_binary
 from ..epoch import source_date_epoch
 from ..errors import CiError, InputError
+from ..fsutil import fresh_output_dir
 from ..gitinfo import source_info
 from ..platforms import Platform
 from ..tools import run_tool
@@ -74,9 +74,8 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
     if cache.is_fresh(out / STAMP, key, [out / "build.json"]):
         return BuildOutput.read(out), False
 
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "obj").mkdir(parents=True)
+    fresh_output_dir(out)
+    (out / "obj").mkdir()
     (out / "lib").mkdir()
     objects = []
     for c_file in sorted((source_dir / "src").glob("*.c")):
@@ -86,7 +85,7 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
     listed = exports.read_exports()
     epoch = source_date_epoch(source.date_epoch, str(source_dir))
     linked = platform.toolchain.link_runtime(objects, out / "lib", listed, epoch)
-    _check_exports(linked.library, listed)
+    exports.check_library(linked.library, listed)
 
     include = []
     for header in sorted((source_dir / "include").glob("*.h")):
@@ -106,16 +105,3 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
     result.write()
     cache.mark_fresh(out / STAMP, key)
     return result, True
-
-
-def _check_exports(library: Path, listed: tuple[exports.Export, ...]) -> None:
-    """The built library must export exactly the listed names, data as data."""
-    built = {s.name: s.kind for s in read_binary(library).exports}
-    wanted = {e.name: "data" if e.data else "function" for e in listed}
-    missing = sorted(set(wanted) - set(built))
-    extra = sorted(set(built) - set(wanted))
-    wrong = sorted(n for n in set(wanted) & set(built) if wanted[n] != built[n])
-    if missing or extra or wrong:
-        parts = [f"{label}: {', '.join(names[:8])}" for label, names in
-                 (("missing", missing), ("unexpected", extra), ("wrong kind", wrong)) if names]
-        raise CiError(f"{library}: exports differ from {exports.EXPORT_LIST.name} ({'; '.join(parts)})")

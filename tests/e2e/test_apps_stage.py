@@ -6,7 +6,7 @@ import json
 import shutil
 
 from ci.archive import sha256_file
-from tests.conftest import run_ci
+from tests.conftest import assert_one_line_error, run_ci
 
 RID = "linux-x64"
 
@@ -31,3 +31,13 @@ def test_apps_find_the_runtime_beside_them_when_moved(pipeline, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["runtime"] == str((moved / "runtime/lib/libRuntime.Base.so").resolve())
+
+
+def test_an_output_directory_not_made_here_is_never_deleted(pipeline, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("precious\n")
+    package = pipeline["dist"] / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
+    assert_one_line_error(run_ci("apps", "--package", package, "--out", mine), str(mine), "refusing to replace it")
+    assert_one_line_error(run_ci("build", "--out", mine), str(mine), "refusing to replace it")
+    assert (mine / "keep.txt").read_text() == "precious\n"

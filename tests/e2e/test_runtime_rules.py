@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 
-from tests.conftest import run_ci
+from tests.conftest import assert_one_line_error, run_ci
 from tests.e2e.helpers import FIXTURES, gcc, unpacked_runtime
 
 
@@ -37,3 +37,14 @@ def test_share_fails_when_an_app_loads_a_different_copy(pipeline, tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     problems = json.loads(done.stdout)["problems"]
     assert any("not the package's" in p and str(elsewhere) in p for p in problems)
+
+
+def test_share_reports_an_app_that_does_not_hold(pipeline, tmp_path):
+    apps = tmp_path / "apps"
+    shutil.copytree(pipeline["apps"], apps, symlinks=True)
+    (tmp_path / "quick.c").write_text(
+        '#include <stdio.h>\nint main(void) { puts("{\\"app\\":\\"hello\\",\\"pid\\":1,'
+        '\\"instance\\":\\"1\\",\\"runtime_path\\":\\"x\\",\\"version\\":\\"1\\"}"); return 0; }\n')
+    gcc("-o", apps / "bin/hello", tmp_path / "quick.c")
+    done = run_ci("share", "--apps", apps)
+    assert_one_line_error(done, "hello exited before its memory maps were read", code=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.conftest import run_ci
+from tests.conftest import assert_one_line_error, run_ci
 from tests.e2e.helpers import gcc
 
 
@@ -53,3 +53,20 @@ def test_a_wrong_runtime_path_fails(pipeline, tmp_path):
     code, result = _smoke(pipeline["apps"], env={"LD_LIBRARY_PATH": str(stray)})
     assert code == 1
     assert all(any("reports runtime" in p and str(stray) in p for p in r["problems"]) for r in result["results"])
+
+
+def test_markup_and_malformed_reports_are_problems_not_crashes(pipeline, tmp_path):
+    apps = _app_set_with(pipeline, tmp_path, '#include <stdio.h>\nint main(void) { puts('
+                         '"{\\"app\\":\\"h\\",\\"pid\\":1,\\"instance\\":\\"[/x]\\",\\"runtime_path\\":\\"[/x]\\",'
+                         '\\"version\\":\\"1\\",\\"plugins\\":5}"); return 0; }\n')
+    done = run_ci("smoke", "--apps", apps)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "hello's report has malformed instance, runtime_path or plugins" in done.stdout
+
+
+def test_an_app_set_whose_rid_disagrees_with_its_package_is_refused(pipeline, tmp_path):
+    apps = _app_set_with(pipeline, tmp_path, None)
+    listing = json.loads((apps / "apps.json").read_text())
+    listing["rid"] = "win-x64"
+    (apps / "apps.json").write_text(json.dumps(listing))
+    assert_one_line_error(run_ci("smoke", "--apps", apps), "apps.json", "says win-x64, but its runtime package is linux-x64")
