@@ -195,7 +195,7 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
     names and duplicates are refused with an InputError, and then nothing appears at `dest`.
     """
     archive, dest = Path(archive), Path(dest)
-    _check_extract_dest(dest)
+    check_extract_dest(dest)
     kind = _archive_kind(archive)
     dest.parent.mkdir(parents=True, exist_ok=True)
     root = tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
@@ -213,7 +213,7 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
     return names
 
 
-def _check_extract_dest(dest: Path) -> None:
+def check_extract_dest(dest: Path) -> None:
     """`dest` may be missing or an empty real directory: we never merge into existing files."""
     if os.path.lexists(dest) and (dest.is_symlink() or not dest.is_dir() or any(dest.iterdir())):
         raise InputError(dest, "extraction target already exists and is not an empty directory")

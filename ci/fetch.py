@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from . import platforms, redist
-from .archive import sha256_file
+from .archive import check_extract_dest, sha256_file
 from .checksums import SUMS, read_sums
 from .errors import CiError, InputError
 from .github import GitHub, check_repo
@@ -35,6 +35,8 @@ def _download(gh: GitHub, assets: dict[str, dict], name: str, folder: Path, wher
 def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -> dict:
     """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty)."""
     check_repo(repo)
+    platforms.get_platform(rid)  # bad arguments fail before any request
+    check_extract_dest(dest)
     gh = gh or GitHub.from_env()
     where = f"{repo} release {tag}"
     release = gh.find_release(repo, tag)

@@ -5,6 +5,8 @@ reference runtime produces, so package, apps, verify, share and smoke run unchan
 
 from __future__ import annotations
 
+import ast
+import operator
 import os
 import re
 from collections.abc import Mapping
@@ -147,9 +149,35 @@ def _if_value(expression: str, defined: set[str]) -> bool:
     if not re.fullmatch(r"(?:\s|\d+|and|or|not|[=!<>]=|[<>()+*-])*", expr):
         return False
     try:
-        return bool(eval(expr, {"__builtins__": {}}))  # digits, comparisons and and/or/not only (checked above)
-    except (SyntaxError, ZeroDivisionError):
+        return bool(_arithmetic(ast.parse(expr.strip(), mode="eval").body))
+    except (SyntaxError, ValueError, RecursionError):
         return False
+
+
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+            ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+def _arithmetic(node: ast.AST) -> int:
+    """Integers, + - *, comparisons, and/or/not: the #if subset; anything else is a ValueError."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
+        operand = _arithmetic(node.operand)
+        return int(not operand) if isinstance(node.op, ast.Not) else -operand
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _BINARY[type(node.op)](_arithmetic(node.left), _arithmetic(node.right))
+    if isinstance(node, ast.BoolOp):
+        values = [_arithmetic(v) for v in node.values]
+        return int(all(values) if isinstance(node.op, ast.And) else any(values))
+    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+        left, result = _arithmetic(node.left), True
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _arithmetic(right_node)
+            result, left = result and _COMPARE[type(op)](left, right), right
+        return int(result)
+    raise ValueError(f"not an #if expression: {ast.dump(node)[:60]}")
 
 
 def _scan(path: Path, checkout: Path) -> tuple[list[_Found], list[_Found]]:
