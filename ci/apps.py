@@ -21,7 +21,6 @@ from .redist import Unpacked, open_unpacked, unpack
 APPS_DIR = REPO_ROOT / "reference" / "apps"
 APP_SET = "apps.json"
 CFLAGS = ("-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror")
-STAMP = ".inputs.sha256"
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,12 @@ def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path = AP
     out = out.resolve()
     described = _describe(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
-    stamp = out / STAMP
+    stamp = out / cache.STAMP
     key = cache.digest({**sources, "package": package}, [CFLAGS, platform.rid, platform.toolchain.identity()])
     if cache.is_fresh(stamp, key, [out / APP_SET]):
         return read_app_set(out), False
 
-    fresh_output_dir(out)
+    fresh_output_dir(out, APP_SET, cache.STAMP)
     runtime = unpack(package, out / "runtime")
     if runtime.rid != platform.rid:
         raise InputError(package, f"is a {runtime.rid} package, not {platform.rid}")

@@ -11,6 +11,10 @@ from pathlib import Path
 from .fsutil import atomic_write_text
 
 
+#: The file in a stage's output directory that holds the digest of the inputs it was made from.
+STAMP = ".inputs.sha256"
+
+
 def digest(files: Mapping[str, Path], extra: object = None) -> str:
     """sha256 over labelled files (label and content) and any JSON-able extra."""
     h = hashlib.sha256()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .archive import sha256_file
 from .errors import InputError
-from .fsutil import atomic_write_text
+from .fsutil import atomic_write_text, read_text
 
 SUMS = "SHA256SUMS"
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *]([^/\\]+)$")
@@ -23,15 +23,7 @@ def write_sums(dist: Path, names: list[str]) -> Path:
 def read_sums(path: Path) -> dict[str, str]:
     """File name -> sha256; a malformed line is an error naming the file and line."""
     sums: dict[str, str] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "missing") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8 text") from None
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(read_text(path).splitlines(), 1):
         match = _LINE.match(line)
         if not match:
             raise InputError(path, f"line {number}: expected '<sha256>  <file name>'")

@@ -31,7 +31,6 @@ from .fork_layout import (
 from .output import BUILD_INFO, BuildOutput
 
 ENV_VAR = "RUNTIME_REPO"
-STAMP = ".inputs.sha256"
 
 
 def check_checkout(path: str | Path) -> Path:
@@ -337,13 +336,13 @@ def build(checkout: Path, platform: Platform, out: Path, configuration: str = "R
 
     files = {str(path): path for path in inputs} | {"linkplan": linkplan.LINKPLAN, "exports": exports.EXPORT_LIST}
     key = cache.digest(files, [sorted(map(str, part.steps)), sorted(part.files.values())])
-    if not built and cache.is_fresh(out / STAMP, key, [out / BUILD_INFO]):
+    if not built and cache.is_fresh(out / cache.STAMP, key, [out / BUILD_INFO]):
         return BuildOutput.read(out), False
-    fresh_output_dir(out)
+    fresh_output_dir(out, BUILD_INFO, cache.STAMP)
     linkplan.run(part)
     check_ilc_exports(part.outputs["ilc_exports"])
     exports.check_library(part.outputs["library"], exports.read_exports())  # as for the reference runtime
     result = to_build_output(out, part, checkout, platform, configuration)
     result.write()
-    cache.mark_fresh(out / STAMP, key)
+    cache.mark_fresh(out / cache.STAMP, key)
     return result, True

@@ -21,7 +21,6 @@ from ..tools import run_tool
 from .output import BuildOutput
 
 SOURCE_DIR = exports.REPO_ROOT / "reference" / "runtime"
-STAMP = ".inputs.sha256"
 
 CONFIGURATIONS = {
     "Debug": ("-O0", "-g"),
@@ -71,10 +70,10 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
     source = source_info("reference", source_dir)
     key = cache.digest(_inputs(source_dir), [flags, platform.toolchain.identity(), platform.rid, asdict(source),
                                               os.environ.get("SOURCE_DATE_EPOCH")])
-    if cache.is_fresh(out / STAMP, key, [out / "build.json"]):
+    if cache.is_fresh(out / cache.STAMP, key, [out / "build.json"]):
         return BuildOutput.read(out), False
 
-    fresh_output_dir(out)
+    fresh_output_dir(out, "build.json", cache.STAMP)
     (out / "obj").mkdir()
     (out / "lib").mkdir()
     objects = []
@@ -103,5 +102,5 @@ def build(platform: Platform, out: Path, configuration: str = "Release", source_
         include=tuple(include), debug=tuple(map(rel, linked.debug)),
     )
     result.write()
-    cache.mark_fresh(out / STAMP, key)
+    cache.mark_fresh(out / cache.STAMP, key)
     return result, True

@@ -29,6 +29,7 @@
 #  include <asm/hwcap.h>
 #endif
 
+#include "copy_out.h"
 #include "cpu_x86.h"
 #include "pal.h"
 #include "RuntimeBase.h"
@@ -204,17 +205,6 @@ static struct link_map *pal_link_map_of(const void *address)
 static const char *pal_map_file(const struct link_map *map)
 {
     return map->l_name == NULL || map->l_name[0] == '\0' ? "/proc/self/exe" : map->l_name;
-}
-
-static size_t pal_copy_out(const char *text, char *buffer, size_t size)
-{
-    size_t length = strlen(text);
-    if (buffer != NULL && size > 0) {
-        size_t n = length < size - 1 ? length : size - 1;
-        memcpy(buffer, text, n);
-        buffer[n] = '\0';
-    }
-    return length;
 }
 
 static size_t pal_canonical_path(const char *file, char *buffer, size_t size)

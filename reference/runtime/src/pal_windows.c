@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy_out.h"
 #include "cpu_x86.h"
 #include "pal.h"
 #include "RuntimeBase.h"
@@ -187,17 +188,6 @@ static char *pal_module_file(HMODULE module)
     }
     free(wide);
     return utf8;
-}
-
-static size_t pal_copy_out(const char *text, char *buffer, size_t size)
-{
-    size_t length = strlen(text);
-    if (buffer != NULL && size > 0) {
-        size_t n = length < size - 1 ? length : size - 1;
-        memcpy(buffer, text, n);
-        buffer[n] = '\0';
-    }
-    return length;
 }
 
 size_t pal_module_path(const void *address, char *buffer, size_t size)
