@@ -32,7 +32,6 @@ class ObjdumpView:
 
 _FORMAT = re.compile(r"file format (\S+)")
 _EXPORT_NAME = re.compile(r"^Name\s+[0-9a-f]+\s+(\S+)")
-_ORDINAL_BASE = re.compile(r"^Export Address Table -- Ordinal Base (\d+)")
 _EAT_ENTRY = re.compile(r"^\s*\[\s*(\d+)\] \+base\[\s*(\d+)\]\s+[0-9a-f]+ (?:Forwarder RVA -- (\S+)|Export RVA)")
 _NAME_ENTRY = re.compile(r"^\s*\[\s*(\d+)\] (\S+)$")
 _DLL_NAME = re.compile(r"^\s*DLL Name: (\S+)")
