@@ -33,20 +33,21 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session
 def matrix(session: nox.Session) -> None:
-    """Print the GitHub Actions matrix JSON computed from ci/platforms.py."""
+    """Print the GitHub Actions matrix JSON computed from the platform records."""
     _ci(session, "matrix")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: cold/warm pipeline, tool share, emulation cost, sizes (`-- --platform all`)."""
-    _ci(session, "bench", *session.posargs)
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks", *session.posargs)
 
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build Runtime.Base from the fork (`-- --runtime-repo PATH [--platform RID]`); cached, needs the internet."""
-    _ci(session, "fork-build", *session.posargs)
+    """Build Runtime.Base: the reference runtime, or the fork (`-- --runtime-repo PATH [--platform RID]`; cached, needs the internet)."""
+    _ci(session, "build", *session.posargs)
 
 
 @nox.session

@@ -7,17 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .apps import build_apps
+from ci.checks.apps import build_apps
 from rich.text import Text
 
-from .errors import CiError
-from .package import find_package, package
-from .platforms import Platform
-from .report import StageResult, console, progress
-from .runtime.fork import ForkSource, ReferenceSource
-from .share import measure
-from .smoke import smoke
-from .verify import verify
+from ci.core.errors import CiError
+from ci.redist.package import find_package, package
+from ci.platforms import Platform
+from ci.core.console import console, progress
+from ci.report import StageResult
+from ci.runtime.sources import ForkSource, ReferenceSource
+from ci.checks.share import measure
+from ci.checks.smoke import smoke
+from ci.checks.verify import verify
 
 #: Stages that check an app set; build, package and apps always run first (cached when unchanged).
 CHECKS = ("verify", "share", "smoke")

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import schemas
+from ci.core import schemas
+from ci.core.console import append_job_summary, console
 
-# Logs are read in wide CI viewers: do not wrap tables at 80 columns when not on a terminal.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 STATUS_STYLE = {"ok": "green", "up to date": "cyan", "failed": "bold red", "not run": "yellow"}
 
 
@@ -29,26 +22,6 @@ class StageResult:
     seconds: float = 0.0
     summary: str = ""
     details: dict = field(default_factory=dict)
-
-
-def in_github_actions() -> bool:
-    return os.environ.get("GITHUB_ACTIONS") == "true"
-
-
-@contextmanager
-def progress(title: str) -> Iterator[None]:
-    """A collapsible log group on GitHub, a spinner on a terminal; elapsed time at the end."""
-    started = time.perf_counter()
-    if in_github_actions():
-        print(f"::group::{title}", flush=True)
-        try:
-            yield
-        finally:
-            print("::endgroup::", flush=True)
-    else:
-        with console.status(f"{title} ..."):
-            yield
-    console.print(f"  {title}: {time.perf_counter() - started:.1f}s")
 
 
 def table(results: list[StageResult]) -> Table:
@@ -69,10 +42,7 @@ def markdown(results: list[StageResult]) -> str:
 
 
 def publish_summary(results: list[StageResult]) -> None:
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as out:
-            out.write("## runtime-base-ci\n\n" + markdown(results))
+    append_job_summary("## runtime-base-ci\n\n" + markdown(results))
 
 
 def write_report(path: Path, runtime: str, results: list[StageResult], total: float, tool_seconds: dict) -> dict:

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from ci.binaries import read_binary
-from ci.errors import InputError
+from ci.core.errors import InputError
 
 
 def assert_damage_is_contained(source: Path, target: Path, seed: int, attempts: int, keep: int, header: int) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ci.binaries.elf import ELF_MAGIC, read_elf
 from ci.binaries.model import Binary, Symbol
 from ci.binaries.pe import PE_MAGIC, read_pe
-from ci.errors import InputError
+from ci.core.errors import InputError
 
 __all__ = ["Binary", "Symbol", "read_binary"]
 

@@ -21,7 +21,7 @@ from elftools.elf.gnuversions import GNUVersionSection
 from elftools.elf.sections import Section, Symbol as ElfSymbol
 
 from ci.binaries.model import UNKNOWN_LIBRARY, Binary, Symbol, SymbolKind
-from ci.errors import InputError
+from ci.core.errors import InputError
 
 ELF_MAGIC = b"\x7fELF"
 

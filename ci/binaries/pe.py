@@ -8,7 +8,7 @@ from pathlib import Path
 import pefile
 
 from ci.binaries.model import Binary, Symbol, SymbolKind
-from ci.errors import InputError
+from ci.core.errors import InputError
 
 PE_MAGIC = b"MZ"
 

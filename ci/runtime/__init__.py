@@ -1,1 +1,2 @@
-"""Runtime sources: what builds Runtime.Base, and the build output every later stage reads."""
+"""Runtime sources: what builds Runtime.Base (the reference runtime or the fork), its export list,
+and the build output every later stage reads. Imports `core`, `platforms`, `binaries`."""

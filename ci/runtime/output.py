@@ -9,10 +9,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import schemas
-from ..errors import InputError
+from ci.core import schemas
+from ci.core.errors import InputError
+from ci.core.git import tree_state
 
 BUILD_INFO = "build.json"
+
+#: The fork's build configurations (-rc, -lc), and the one default every entry point uses: the
+#: configuration is part of the fork build's cache key, so two defaults would mean two hour-long builds.
+RUNTIME_CONFIGURATIONS = ("Debug", "Release", "Checked")
+LIBRARIES_CONFIGURATIONS = ("Debug", "Release")
+DEFAULT_CONFIGURATION = "Release"
+DEFAULT_LIBRARIES_CONFIGURATION = "Release"
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,11 @@ class Source:
     commit: str | None  # git commit of the runtime source, None outside git
     dirty: bool  # uncommitted changes in the runtime source
     date_epoch: int | None  # last commit time of the runtime source
+
+    @classmethod
+    def of(cls, kind: str, path: Path) -> Source:
+        """The source in `path`, as git describes it."""
+        return cls(kind, **asdict(tree_state(path)))
 
 
 @dataclass(frozen=True)

@@ -11,25 +11,32 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from .. import cache, exports
-from ..epoch import source_date_epoch
-from ..errors import CiError, InputError
-from ..fsutil import fresh_output_dir
-from ..gitinfo import source_info
-from ..platforms import Platform
-from ..tools import run_tool
-from .output import BuildOutput
+from ci.core import cache
+from ci.runtime import exports
+from ci.redist.epoch import source_date_epoch
+from ci.core.errors import CiError, InputError
+from ci.core.resources import source_tree
+from ci.core.fs import fresh_output_dir
 
-SOURCE_DIR = exports.REPO_ROOT / "reference" / "runtime"
+from ci.platforms import Platform
+from ci.core.proc import run_tool
+from ci.runtime.output import BuildOutput, Source
+
 
 CONFIGURATIONS = {
     "Debug": ("-O0", "-g"),
     "Release": ("-O2", "-g"),
+    "Checked": ("-O1", "-g"),  # the fork's third configuration: optimised, assertions kept
 }
 COMMON_CFLAGS = ("-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-fvisibility=hidden", "-pthread")
 
 
-def read_version(source_dir: Path = SOURCE_DIR) -> str:
+def default_source_dir() -> Path:
+    """The reference runtime's C sources."""
+    return source_tree("reference") / "runtime"
+
+
+def read_version(source_dir: Path) -> str:
     version_file = source_dir / "VERSION"
     try:
         version = version_file.read_text().strip()
@@ -40,7 +47,8 @@ def read_version(source_dir: Path = SOURCE_DIR) -> str:
     return version
 
 
-def describe(source_dir: Path = SOURCE_DIR) -> str:
+def describe(source_dir: Path | None = None) -> str:
+    source_dir = source_dir or default_source_dir()
     return f"reference runtime {read_version(source_dir)} from {source_dir}"
 
 
@@ -62,12 +70,13 @@ def _cflags(platform: Platform, configuration: str, source_dir: Path, version: s
     ]
 
 
-def build(platform: Platform, out: Path, configuration: str = "Release", source_dir: Path = SOURCE_DIR) -> tuple[BuildOutput, bool]:
+def build_reference_runtime(platform: Platform, out: Path, configuration: str, source_dir: Path | None = None) -> tuple[BuildOutput, bool]:
     """Build into `out`; returns the output and whether anything was rebuilt."""
     out = out.resolve()
+    source_dir = source_dir or default_source_dir()
     version = read_version(source_dir)
     flags = _cflags(platform, configuration, source_dir, version)
-    source = source_info("reference", source_dir)
+    source = Source.of("reference", source_dir)
     key = cache.digest(_inputs(source_dir), [flags, platform.toolchain.identity(), platform.rid, asdict(source),
                                               os.environ.get("SOURCE_DATE_EPOCH")])
     if cache.is_fresh(out / cache.STAMP, key, [out / "build.json"]):

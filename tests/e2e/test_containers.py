@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ci import container
-from ci.container_cli import _explanation, crosscheck
+from ci.containers import engine as container
+from ci.containers.crosscheck import crosscheck, explanation as _explanation
 from ci.platforms import get_platform
 from tests.conftest import REPO
 

@@ -8,7 +8,6 @@ objcopy split, BuildOutput, package). A stand-in run is never counted as the for
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -20,12 +19,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-import ci.__main__
-from ci import exports, linkplan, plan_cli, platforms
-from ci.errors import CiError
-from ci.package import package
-from ci.runtime import fork, fork_build
-from ci.runtime.fork_layout import ForkLayout
+from ci.runtime import exports
+from ci.runtime.fork import linkplan
+from ci.cli import main as cli_main
+from ci import platforms
+from ci.core.errors import CiError
+from ci.redist.package import package
+from ci.runtime import sources
+from ci.runtime.fork import checkout as fork_checkout, link as fork_link
+from ci.runtime.fork import driver as fork_build
+from ci.runtime.fork.layout import ForkLayout
 from ci.runtime.output import BuildOutput
 from tests.conftest import REPO
 from tests.fixtures.fake_fork import (
@@ -41,19 +44,6 @@ pytestmark = pytest.mark.e2e
 
 LINUX_X64 = platforms.get_platform("linux-x64")
 BANNER = "stand-in for the fork's build.sh"
-# `python -m ci` with these commands registered, as ci/__main__.py will once it calls plan_cli.register.
-DRIVER = """
-import argparse, sys
-import ci.__main__ as main, ci.plan_cli as plan_cli
-def parser():
-    top = argparse.ArgumentParser(prog="python -m ci")
-    plan_cli.register(top.add_subparsers(dest="command", required=True))
-    return top
-main.parser = parser
-sys.exit(main.main(sys.argv[1:]))
-"""
-
-
 @pytest.fixture
 def checkout(tmp_path) -> Path:
     return make_fork(tmp_path / "fork")
@@ -74,13 +64,8 @@ def runs(record: Path) -> list[str]:
 
 
 def ci_main(monkeypatch, *argv: str | Path) -> int:
-    """`python -m ci ARGV` in this process, with plan and fork-build registered."""
-    def parser() -> argparse.ArgumentParser:
-        top = argparse.ArgumentParser(prog="python -m ci")
-        plan_cli.register(top.add_subparsers(dest="command", required=True))
-        return top
-    monkeypatch.setattr(ci.__main__, "parser", parser)
-    return ci.__main__.main([str(a) for a in argv])
+    """`python -m ci ARGV` in this process."""
+    return cli_main([str(a) for a in argv])
 
 
 def assert_gone(pids: list[int]) -> None:
@@ -142,7 +127,7 @@ def test_ctrl_c_kills_the_whole_process_group_and_exits_130(checkout, stand_in, 
     ready = tmp_path / "ready.fifo"
     os.mkfifo(ready)
     blocking_stand_in(tmp_path, monkeypatch, ready)
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, "fork-build", "--runtime-repo", checkout,
+    driver = subprocess.Popen([sys.executable, "-m", "ci", "build", "--runtime-repo", checkout,
                                "--platform", "linux-x64", "--out", tmp_path / "out"],
                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     pids: list[int] = []
@@ -166,17 +151,17 @@ def test_ctrl_c_kills_the_whole_process_group_and_exits_130(checkout, stand_in, 
 
 def test_an_unchanged_checkout_is_not_rebuilt(checkout, stand_in, monkeypatch):
     request = fork_build.BuildRequest(checkout, LINUX_X64)
-    assert fork_build.build(request) and len(runs(stand_in)) == 1
-    assert not fork_build.build(request) and len(runs(stand_in)) == 1  # same key as the last success
-    assert fork_build.build(request, force=True) and len(runs(stand_in)) == 2
+    assert fork_build.run_fork_build(request) and len(runs(stand_in)) == 1
+    assert not fork_build.run_fork_build(request) and len(runs(stand_in)) == 1  # same key as the last success
+    assert fork_build.run_fork_build(request, force=True) and len(runs(stand_in)) == 2
     touch(checkout / "src/coreclr/nativeaot/Runtime/AsmOffsets.h", "changed\n")
-    assert fork_build.build(request) and len(runs(stand_in)) == 3
+    assert fork_build.run_fork_build(request) and len(runs(stand_in)) == 3
 
     monkeypatch.setenv("STAND_IN_MODE", "fail")
     with pytest.raises(CiError):
-        fork_build.build(request, force=True)
+        fork_build.run_fork_build(request, force=True)
     monkeypatch.setenv("STAND_IN_MODE", "ok")
-    assert fork_build.build(request) and len(runs(stand_in)) == 5  # a failure is not a success to reuse
+    assert fork_build.run_fork_build(request) and len(runs(stand_in)) == 5  # a failure is not a success to reuse
 
 
 # --- after the build: link, split, build output, package ------------------------------------
@@ -191,12 +176,12 @@ def stand_in_products(checkout: Path, out: Path, monkeypatch, tmp_path: Path) ->
 def test_linux_x64_from_the_fork_to_a_package(checkout, stand_in, tmp_path, monkeypatch):
     out = tmp_path / "build output"  # a space: the response files must quote it
     stand_in_products(checkout, out, monkeypatch, tmp_path)
-    built, rebuilt = fork.build(checkout, LINUX_X64, out, "Debug")
+    built, rebuilt = fork_link.build_runtime_base(checkout, LINUX_X64, out, "Debug")
     assert rebuilt and len(runs(stand_in)) == 1
     assert BuildOutput.read(out) == built
     assert (built.library, built.link, built.debug) == (
         "lib/libRuntime.Base.so", ("lib/libRuntime.Base.so",), ("lib/libRuntime.Base.so.dbg",))
-    assert fork.build(checkout, LINUX_X64, out, "Debug")[1] is False and len(runs(stand_in)) == 1
+    assert fork_link.build_runtime_base(checkout, LINUX_X64, out, "Debug")[1] is False and len(runs(stand_in)) == 1
 
     pkg = package(out, tmp_path / "dist")
     manifest = json.loads(pkg.manifest.read_text())
@@ -210,7 +195,7 @@ def test_linux_x64_from_the_fork_to_a_package(checkout, stand_in, tmp_path, monk
 
 
 def test_missing_outputs_after_the_build_name_their_build_step(checkout, stand_in, tmp_path, monkeypatch, capsys):
-    code = ci_main(monkeypatch, "fork-build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
+    code = ci_main(monkeypatch, "build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
     error = capsys.readouterr().err
     assert code == 2 and len(error.splitlines()) == 1 and len(runs(stand_in)) == 1
     assert "artifacts/bin/coreclr/linux.x64.Debug/ilc-published/ilc missing: built by subset clr.aot (clr.tools)" in error
@@ -219,7 +204,7 @@ def test_missing_outputs_after_the_build_name_their_build_step(checkout, stand_i
 
 def test_the_linux_leg_stops_before_the_build_when_the_split_is_missing(tmp_path, stand_in, monkeypatch, capsys):
     checkout = make_fork(tmp_path / "fork", OUTPLACE_WINDOWS_ONLY)
-    code = ci_main(monkeypatch, "fork-build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
+    code = ci_main(monkeypatch, "build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
     error = capsys.readouterr().err
     assert code == 1 and runs(stand_in) == []
     assert error.startswith("error: linux-x64: the fork has no Linux split yet, so nothing was built: ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ci import schemas
+from ci.core import schemas
 from ci.binaries import read_binary
 from tests.conftest import run_ci
 from tests.readelf_view import model_view, readelf_view

@@ -6,10 +6,10 @@ import json
 import subprocess
 import tarfile
 
-from ci import schemas
-from ci.archive import sha256_file
+from ci.core import schemas
+from ci.redist.archive import sha256_file
 from ci.binaries import read_binary
-from ci.exports import read_exports
+from ci.runtime.exports import read_exports
 from tests.conftest import run_ci
 
 RID = "linux-x64"

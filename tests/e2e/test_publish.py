@@ -1,11 +1,10 @@
 """publish, fetch and provenance against a local GitHub: every asset once, right bytes, public only when verified.
 
-The CLI runs in-process (`ci.__main__.main`) so the retry clock can be faked: no test sleeps.
+The CLI runs in-process (`ci.cli.main`) so the retry clock can be faked: no test sleeps.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -17,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from ci import __main__ as ci_main
-from ci import github
-from ci.checksums import write_sums
-from ci.github import GitHub, Retry
-from ci.provenance import FILENAME as PROVENANCE
-from ci.provenance import statement, write_provenance
-from ci.publish import collect
-from ci.publish_cli import register
+from ci.cli import main as cli_main
+from ci.release import github
+from ci.redist.checksums import write_sums
+from ci.release.github import GitHub, Retry
+from ci.release.provenance import FILENAME as PROVENANCE
+from ci.release.provenance import statement, write_provenance
+from ci.release.publish import collect
 from tests.conftest import assert_one_line_error
 from tests.fake_github import FakeGitHub
 
@@ -83,21 +81,10 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock):
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
-    """`python -m ci ARGS` through the real entry point, with the release subcommands registered."""
-    base = ci_main.parser
-
-    def parser() -> argparse.ArgumentParser:
-        top = base()
-        sub = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
-        if "publish" not in sub.choices:  # until ci/__main__.py registers them itself
-            register(sub)
-        return top
-
-    monkeypatch.setattr(ci_main, "parser", parser)
-
+    """`python -m ci ARGS` through the real entry point."""
     def run(*args: str | Path) -> subprocess.CompletedProcess:
         capsys.readouterr()
-        code = ci_main.main([str(a) for a in args])
+        code = cli_main([str(a) for a in args])
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess(args, code, out, err)
     return run

@@ -6,9 +6,9 @@ import zipfile
 
 import pytest
 
-from ci import schemas
+from ci.core import schemas
 from ci.binaries import read_binary
-from ci.exports import read_exports
+from ci.runtime.exports import read_exports
 from tests.pe_view import model_readobj_view, objdump_view, readobj_view
 
 

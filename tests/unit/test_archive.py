@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.archive import safe_extract, sha256_file, write_tar_gz, write_zip
-from ci.errors import InputError
+from ci.redist.archive import safe_extract, sha256_file, write_tar_gz, write_zip
+from ci.core.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 MTIME = 1_700_000_000  # 2023-11-14 22:13:20 UTC
@@ -135,7 +135,7 @@ def test_same_bytes_from_another_process_and_cwd(tmp_path: Path, tree: dict[str,
         f"""
         import os, sys
         sys.path.insert(0, {str(REPO)!r})
-        from ci.archive import write_tar_gz, write_zip
+        from ci.redist.archive import write_tar_gz, write_zip
         os.umask(0o077)
         names = {list(reversed(TREE))!r}
         entries = {{n: n for n in names}}  # relative to the cwd

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ci import container, images
-from ci.archive import write_tar_gz
-from ci.container_cli import compare_dists
-from ci.errors import CiError
+from ci.containers import engine as container
+from ci.containers import images
+from ci.redist.archive import write_tar_gz
+from ci.containers.crosscheck import compare_dists
+from ci.core.errors import CiError
 from ci.platforms import get_platform
 
 X64, ARM64 = get_platform("linux-x64"), get_platform("linux-arm64")
@@ -96,7 +97,7 @@ def test_snapshot_is_tracked_and_untracked_files_with_git_but_not_ignored_ones(t
 
 
 def test_snapshot_outside_git_is_a_one_line_error(tmp_path):
-    with pytest.raises(CiError, match="not a git checkout"):
+    with pytest.raises(CiError, match="a container snapshot needs a git checkout"):
         container.write_snapshot(tmp_path, io.BytesIO())
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from ci.binaries import Symbol, read_binary
 from ci.binaries.model import UNKNOWN_LIBRARY
-from ci.errors import InputError
+from ci.core.errors import InputError
 from tests.damage import assert_damage_is_contained
 from tests.readelf_view import model_view, readelf_view
 

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from ci.errors import InputError
-from ci.exports import EXPORT_LIST, def_file, read_exports, version_script
+from ci.core.errors import InputError
+from ci.runtime.exports import EXPORT_LIST, def_file, read_exports, version_script
 
 
 def test_the_list_has_the_runtime_surface():
@@ -49,4 +49,4 @@ def test_bad_lists_are_named(tmp_path, content, problem):
 
 
 def test_list_is_kept_in_one_place():
-    assert EXPORT_LIST.name == "runtime-base-exports.txt" and EXPORT_LIST.parent.name == "packaging"
+    assert EXPORT_LIST.name == "runtime-base-exports.txt" and EXPORT_LIST.parent.name == "data"

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from ci import linkplan, platforms
-from ci.errors import CiError, InputError
-from ci.runtime import fork, fork_build, fork_layout
-from ci.runtime.fork_layout import BOOTSTRAP_DIR, ForkLayout
+from ci.runtime.fork import linkplan
+from ci import platforms
+from ci.core.errors import CiError, InputError
+from ci.runtime import sources
+from ci.runtime.fork import checkout as fork_checkout, link as fork_link
+from ci.runtime.fork import driver as fork_build
+from ci.runtime.fork import layout as fork_layout
+from ci.runtime.fork.layout import BOOTSTRAP_DIR, ForkLayout
 from ci.runtime.output import BuildOutput
 from tests.fixtures.fake_fork import (
     OUTPLACE_SPLIT,
@@ -33,7 +37,7 @@ def checkout(tmp_path) -> Path:
 
 def test_a_checkout_that_is_not_the_fork_gets_one_error_listing_every_missing_piece(tmp_path):
     with pytest.raises(InputError) as caught:
-        fork.check_checkout(tmp_path)
+        fork_checkout.check_checkout(tmp_path)
     message = str(caught.value)
     assert message.startswith(f"{tmp_path}: not a checkout of the split-runtime fork: missing ")
     for piece in (*fork_layout.SOURCES, f"{BOOTSTRAP_DIR}/*runtimebase*", f"{BOOTSTRAP_DIR}/*outplace*"):
@@ -45,33 +49,33 @@ def test_one_missing_piece_is_named_alone(checkout):
     (checkout / "src/coreclr/nativeaot/System.Private.CoreLib/src/Outplace.CoreLib.csproj").unlink()
     with pytest.raises(InputError, match=r"missing src/coreclr/nativeaot/System.Private.CoreLib/src/"
                                          r"Outplace.CoreLib.csproj \(the Outplace CoreLib project\)$"):
-        fork.check_checkout(checkout)
+        fork_checkout.check_checkout(checkout)
 
 
 def test_bootstrappers_are_found_by_folder_name_too(checkout):
     source = checkout / BOOTSTRAP_DIR / "baseoutplace.cpp"
     touch(source.parent / "outplace" / "main.cpp", source.read_text())
     source.unlink()
-    assert fork.check_checkout(checkout) == checkout
+    assert fork_checkout.check_checkout(checkout) == checkout
 
 
 def test_the_reference_runtime_stays_the_default(checkout):
-    assert fork.runtime_source(None, env={}).kind == "reference"
-    source = fork.runtime_source(None, env={fork.ENV_VAR: str(checkout)})
+    assert sources.runtime_source(None, env={}).kind == "reference"
+    source = sources.runtime_source(None, env={sources.ENV_VAR: str(checkout)})
     assert (source.kind, source.checkout) == ("fork", checkout)
-    assert fork.runtime_source(checkout, env={fork.ENV_VAR: "/nonexistent"}).checkout == checkout  # the option wins
+    assert sources.runtime_source(checkout, env={sources.ENV_VAR: "/nonexistent"}).checkout == checkout  # the option wins
     assert source.describe().startswith(f"fork checkout {checkout} at ")
     with pytest.raises(InputError, match="not a directory"):
-        fork.runtime_source(None, env={fork.ENV_VAR: "/nonexistent"})
+        sources.runtime_source(None, env={sources.ENV_VAR: "/nonexistent"})
 
 
 # --- the Linux split ------------------------------------------------------------------------
 
 
-def split_with(tmp_path: Path, outplace: str, **more: str) -> fork.LinuxSplit:
+def split_with(tmp_path: Path, outplace: str, **more: str) -> fork_checkout.LinuxSplit:
     for rel, text in {"baseoutplace.cpp": outplace, **more}.items():
         touch(tmp_path / BOOTSTRAP_DIR / rel, text)
-    return fork.linux_split(tmp_path)
+    return fork_checkout.linux_split(tmp_path)
 
 
 def test_dll_import_defined_only_for_windows_is_not_a_linux_split(tmp_path):
@@ -120,7 +124,7 @@ def test_what_is_not_a_linux_split_is_explained(tmp_path, source, reason):
 def test_the_linux_leg_fails_before_building(tmp_path):
     checkout = make_fork(tmp_path / "fork", OUTPLACE_WINDOWS_ONLY)
     with pytest.raises(CiError, match=r"^linux-x64: the fork has no Linux split yet, so nothing was built: .*DLL_IMPORT"):
-        fork.build(checkout, LINUX_X64, tmp_path / "out", "Debug")
+        fork_link.build_runtime_base(checkout, LINUX_X64, tmp_path / "out", "Debug")
     assert not (checkout / fork_build.STATE_DIR).exists() and not (tmp_path / "out").exists()
 
 
@@ -200,7 +204,7 @@ def test_the_cache_key_changes_exactly_when_an_input_changes(checkout):
 
     changed = {
         "rid": request(checkout, platforms.get_platform("linux-arm64")),
-        "runtime configuration": request(checkout, configuration="Release"),
+        "runtime configuration": request(checkout, configuration="Debug"),
         "libraries configuration": request(checkout, libraries_configuration="Debug"),
         "image": request(checkout, image="sha256:1234"),
     }
@@ -250,7 +254,7 @@ def test_a_finished_windows_link_is_a_build_output_with_the_reference_roles(chec
     part = linkplan.make_plan(ForkLayout(checkout, windows(), "Release"), tools, out).runtime
     for role in ("library", "link", "debug"):
         touch(part.outputs[role], role)
-    built = fork.to_build_output(out, part, checkout, windows(), "Release")
+    built = fork_link.to_build_output(out, part, checkout, windows(), "Release")
     assert (built.library, built.link, built.debug, built.include) == (
         "lib/Runtime.Base.dll", ("lib/Runtime.Base.lib",), ("lib/Runtime.Base.pdb",), ())
     assert built.source.kind == "fork" and built.version == f"10.0.0-fork.{built.source.commit[:12]}"
@@ -261,20 +265,20 @@ def test_a_finished_windows_link_is_a_build_output_with_the_reference_roles(chec
 def test_ilc_exports_must_match_the_list(tmp_path):
     ilc_def = touch(tmp_path / "Runtime.Base.def", "EXPORTS\n    InitializeRuntimeBase\n    Extra DATA\n")
     with pytest.raises(CiError, match=r"ILC's exports differ from runtime-base-exports.txt \(missing: .*; unlisted: Extra\)"):
-        fork.check_ilc_exports(ilc_def)
+        fork_link.check_ilc_exports(ilc_def)
     with pytest.raises(InputError, match="ILC did not write its exports file"):
-        fork.check_ilc_exports(tmp_path / "none.def")
+        fork_link.check_ilc_exports(tmp_path / "none.def")
 
 
 def test_version_needs_the_props(tmp_path):
     with pytest.raises(InputError, match="Versions.props: no MajorVersion"):
-        fork.version(tmp_path, None)
+        fork_link.version(tmp_path, None)
 
 
 def test_split_sources_are_fine_with_both_bootstrappers(checkout):
-    assert fork.linux_split(checkout).ready
+    assert fork_checkout.linux_split(checkout).ready
     (checkout / BOOTSTRAP_DIR / "baseoutplace.cpp").write_text(OUTPLACE_SPLIT.replace("#else\n#define DLL_IMPORT\n", ""))
-    assert not fork.linux_split(checkout).ready
+    assert not fork_checkout.linux_split(checkout).ready
 
 
 def test_in_ci_progress_is_a_plain_line_a_minute(monkeypatch, capsys):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ci.epoch import source_date_epoch
-from ci.errors import CiError, InputError
-from ci.fsutil import OUTPUT_MARKER, atomic_write_text, fresh_output_dir, read_json
+from ci.redist.epoch import source_date_epoch
+from ci.core.errors import CiError, InputError
+from ci.core.fs import OUTPUT_MARKER, atomic_write_text, fresh_output_dir, read_json
 
 
 @pytest.mark.parametrize("content, problem", [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.github import GitHub, GitHubError, Retry, Uncertain, expand_upload_url
+from ci.release.github import GitHub, GitHubError, Retry, Uncertain, expand_upload_url
 from tests.fake_github import FakeGitHub
 
 TOKEN = "ghp_UNITtoken9876543210secret"

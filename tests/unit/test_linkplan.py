@@ -11,9 +11,11 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from ci import exports, linkplan, platforms
-from ci.errors import CiError, InputError
-from ci.runtime.fork_layout import ForkLayout
+from ci.runtime import exports
+from ci.runtime.fork import linkplan
+from ci import platforms
+from ci.core.errors import CiError, InputError
+from ci.runtime.fork.layout import ForkLayout
 from tests.fixtures.fake_fork import FILES, make_fake_windows, touch, windows
 
 HANDWRITTEN = json.loads((Path(__file__).parent.parent / "fixtures" / "fork_handwritten_win_x64.json").read_text())
@@ -224,11 +226,11 @@ def test_every_sample_is_a_net10_project_listed_in_the_plan(checkout, tmp_path):
     samples = linkplan.sample_names()
     assert samples == ["alloc", "exception_filter", "hello", "threads"]
     for name in samples:
-        project = ET.parse(linkplan.SAMPLES_DIR / name / f"{name}.csproj").getroot()
+        project = ET.parse(linkplan.samples_dir() / name / f"{name}.csproj").getroot()
         assert project.get("Sdk") == "Microsoft.NET.Sdk"
         assert project.findtext("PropertyGroup/TargetFramework") == "net10.0"
         assert project.findtext("PropertyGroup/AssemblyName") == name
-        program = (linkplan.SAMPLES_DIR / name / "Program.cs").read_text()
+        program = (linkplan.samples_dir() / name / "Program.cs").read_text()
         assert f'new AppReport("{name}", args)' in program and ".Finish(" in program
     plan = linux_plan(checkout, tmp_path / "out")
     assert [app.name for app in plan.apps] == samples
@@ -237,9 +239,9 @@ def test_every_sample_is_a_net10_project_listed_in_the_plan(checkout, tmp_path):
 
 
 def test_the_shared_report_prints_the_common_keys():
-    props = ET.parse(linkplan.SAMPLES_DIR / "Directory.Build.props").getroot()
+    props = ET.parse(linkplan.samples_dir() / "Directory.Build.props").getroot()
     assert props.find("ItemGroup/Compile").get("Include").endswith("Common/AppReport.cs")
-    report = (linkplan.SAMPLES_DIR / "Common" / "AppReport.cs").read_text()
+    report = (linkplan.samples_dir() / "Common" / "AppReport.cs").read_text()
     for key in ("app", "pid", "instance", "runtime_path", "version"):
         assert f'Add("{key}"' in report
     assert "Environment.ProcessId" in report and "--hold" in report

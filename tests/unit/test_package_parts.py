@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from ci import schemas
-from ci.checksums import read_sums, write_sums
-from ci.errors import CiError, InputError
-from ci.package import abi_hash, source_date_epoch
+from ci.core import schemas
+from ci.redist.checksums import read_sums, write_sums
+from ci.core.errors import CiError, InputError
+from ci.redist.package import abi_hash, source_date_epoch
 from ci.runtime.output import BuildOutput, Source
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ci.binaries import Symbol, read_binary
-from ci.errors import InputError
+from ci.core.errors import InputError
 from tests.damage import assert_damage_is_contained
 from tests.pe_view import objdump_view
 

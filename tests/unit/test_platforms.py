@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ci import platforms
-from ci.errors import CiError
+from ci.platforms import records
+from ci.core.errors import CiError
 from ci.platforms import PLATFORMS, get_platform, select
-from ci.runners import Runner
+from ci.platforms.runners import Runner
 
 
 def test_one_list_of_platforms():
@@ -22,7 +22,7 @@ def test_one_list_of_platforms():
     ("linux-arm64", "linux-x64", "qemu-user"),
 ])
 def test_run_mode_depends_on_the_host(monkeypatch, host, rid, mode):
-    monkeypatch.setattr(platforms, "host_rid", lambda: host)
+    monkeypatch.setattr(records, "host_rid", lambda: host)
     assert get_platform(rid).run_mode == mode
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.matrix import matrix
+from ci.platforms.matrix import matrix
 from ci.platforms import PLATFORMS
 from tests.conftest import REPO
 

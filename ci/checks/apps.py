@@ -1,0 +1,119 @@
+"""Link the sample apps against an *unpacked* redistributable, never against the build tree.
+
+Output: <out>/runtime (the unpacked package), <out>/bin (apps), <out>/bin/plugins, and
+<out>/apps.json listing every binary for verify, share and smoke.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ci.core import cache
+from ci.redist.archive import sha256_file
+from ci.core.resources import source_tree
+from ci.core.errors import InputError
+from ci.platforms import Platform
+from ci.core.fs import atomic_write_text, fresh_output_dir, read_json
+from ci.redist.unpack import Unpacked, open_unpacked, unpack
+
+APP_SET = "apps.json"
+CFLAGS = ("-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror")
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    kind: str  # "exe" or "plugin"
+    path: str  # relative to the app set root
+    plugins: tuple[str, ...] = ()  # plugin names an exe loads
+
+
+@dataclass(frozen=True)
+class AppSet:
+    root: Path
+    rid: str
+    runtime: Unpacked
+    apps: tuple[App, ...]
+
+    def path(self, app: App) -> Path:
+        return self.root / app.path
+
+    @property
+    def exes(self) -> tuple[App, ...]:
+        return tuple(a for a in self.apps if a.kind == "exe")
+
+
+def _describe(apps_dir: Path) -> dict:
+    return json.loads((apps_dir / "apps.json").read_text())
+
+
+def _link(platform: Platform, runtime: Unpacked, sources: list[Path], output: Path, shared: bool,
+          defines: dict[str, str], apps_dir: Path) -> None:
+    cflags = [
+        *CFLAGS, f"-ffile-prefix-map={apps_dir}=.", f"-ffile-prefix-map={runtime.root}=runtime",
+        *(f"-I{d}" for d in sorted({(runtime.root / h).parent for h in runtime.manifest["include"]})),
+        *(f'-D{k}="{v}"' for k, v in sorted(defines.items())),
+    ]
+    link_inputs = [runtime.root / rel for rel in runtime.manifest["link"]]
+    platform.toolchain.link_app(cflags, sources, link_inputs, output, runtime.library.parent, shared, apps_dir)
+
+
+def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | None = None) -> tuple[AppSet, bool]:
+    """Unpack `package` into out/runtime and link every app against it."""
+    out = out.resolve()
+    apps_dir = apps_dir or source_tree("reference") / "apps"
+    described = _describe(apps_dir)
+    sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
+    stamp = out / cache.STAMP
+    key = cache.digest({**sources, "package": package}, [CFLAGS, platform.rid, platform.toolchain.identity()])
+    if cache.is_fresh(stamp, key, [out / APP_SET]):
+        return read_app_set(out), False
+
+    fresh_output_dir(out, APP_SET, cache.STAMP)
+    runtime = unpack(package, out / "runtime")
+    if runtime.rid != platform.rid:
+        raise InputError(package, f"is a {runtime.rid} package, not {platform.rid}")
+    apps: list[App] = []
+    for name, spec in sorted(described["plugins"].items()):
+        target = out / "bin" / "plugins" / platform.plugin_name(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, True, spec.get("defines", {}), apps_dir)
+        apps.append(App(name, "plugin", target.relative_to(out).as_posix()))
+    for name, spec in sorted(described["apps"].items()):
+        target = out / "bin" / f"{name}{platform.exe_suffix}"
+        _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, False, spec.get("defines", {}), apps_dir)
+        apps.append(App(name, "exe", target.relative_to(out).as_posix(), tuple(spec.get("plugins", ()))))
+    app_set = AppSet(out, platform.rid, runtime, tuple(apps))
+    _write_app_set(app_set)
+    cache.mark_fresh(stamp, key)
+    return app_set, True
+
+
+def _write_app_set(app_set: AppSet) -> None:
+    data = {"rid": app_set.rid, "runtime": "runtime",
+            "apps": [asdict(a) for a in app_set.apps],
+            "sha256": {a.path: sha256_file(app_set.path(a)) for a in app_set.apps}}
+    atomic_write_text(app_set.root / APP_SET, json.dumps(data, indent=2) + "\n")
+
+
+def read_app_set(root: Path) -> AppSet:
+    """An app set written by the apps stage, checked against its runtime package and its binaries."""
+    listing = root / APP_SET
+    if not listing.exists():
+        raise InputError(listing, "missing: not an app set (run the apps stage first)")
+    data = read_json(listing)
+    try:
+        apps = tuple(App(str(a["name"]), str(a["kind"]), str(a["path"]), tuple(map(str, a["plugins"])))
+                     for a in data["apps"])
+        rid, runtime_dir = str(data["rid"]), str(data["runtime"])
+    except (KeyError, TypeError) as exc:
+        raise InputError(listing, f"malformed app set ({exc!r})") from None
+    runtime = open_unpacked(root / runtime_dir)
+    if rid != runtime.rid:
+        raise InputError(listing, f"says {rid}, but its runtime package is {runtime.rid}")
+    for app in apps:
+        if not (root / app.path).is_file():
+            raise InputError(root / app.path, f"{app.name} is listed in {APP_SET} but missing")
+    return AppSet(root, rid, runtime, apps)

@@ -1,0 +1,97 @@
+"""Static checks over the binary model: apps import the runtime, never embed it.
+
+For each app: it needs Runtime.Base by name, every symbol it imports from it is exported, it
+imports no runtime-owned symbol from anywhere else, it defines none itself (a private copy), and
+its architecture matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ci.binaries import Binary, read_binary
+from ci.binaries.model import UNKNOWN_LIBRARY
+from ci.binaries.resolve import find_needed
+from ci.core.errors import InputError
+from ci.platforms import for_binary
+
+
+@dataclass(frozen=True)
+class Violation:
+    app: str
+    symbol: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.app}: {self.symbol + ': ' if self.symbol else ''}{self.problem}"
+
+
+def _same(a: str, b: str) -> bool:
+    return a.lower() == b.lower()  # PE names are case-insensitive; ELF sonames never differ by case only
+
+
+def _other_exports(app: Binary, runtime_name: str) -> set[str] | None:
+    """Names exported by the app's other needed libraries; None if one cannot be found here."""
+    names: set[str] = set()
+    lib_dirs = for_binary(app.format, app.arch).lib_dirs
+    for needed in app.needed:
+        if _same(needed, runtime_name):
+            continue
+        found = find_needed(app, needed, lib_dirs)
+        if found is None:
+            return None
+        names |= read_binary(found).export_names
+    return names
+
+
+def check_app(runtime: Binary, app: Binary) -> list[Violation]:
+    runtime_name = runtime.soname or runtime.path.name
+    exported = runtime.export_names
+    where = str(app.path)
+    found: list[Violation] = []
+    if (app.format, app.arch) != (runtime.format, runtime.arch):
+        found.append(Violation(where, None, f"architecture {app.format}/{app.arch} does not match "
+                                            f"Runtime.Base's {runtime.format}/{runtime.arch}"))
+    if not any(_same(n, runtime_name) for n in app.needed):
+        found.append(Violation(where, None, f"does not need {runtime_name} (needed: {', '.join(app.needed) or 'nothing'})"))
+    for symbol in app.imports_from(runtime_name):
+        if symbol.name not in exported:
+            found.append(Violation(where, symbol.name, f"imported from {runtime_name}, which does not export it"))
+    for library, symbols in sorted(app.imports.items()):
+        if library and not _same(library, runtime_name):
+            for symbol in symbols:
+                if symbol.name in exported:
+                    found.append(Violation(where, symbol.name, f"runtime symbol imported from {library}, not from {runtime_name}"))
+    found += _check_unattributed(runtime_name, exported, app)
+    for name in sorted(app.runtime_symbols(exported)):
+        found.append(Violation(where, name, "defined by the app itself: a private copy of the runtime is embedded"))
+    return found
+
+
+def _check_unattributed(runtime_name: str, exported: frozenset[str], app: Binary) -> list[Violation]:
+    """Imports that name no library (unversioned ELF) resolve as the loader would."""
+    pending = [s for s in app.imports.get(UNKNOWN_LIBRARY, ()) if s.name not in exported]
+    if not pending:
+        return []
+    others = _other_exports(app, runtime_name)
+    if others is None:
+        return []  # a needed library is not on this machine: the loader decides, not us
+    return [Violation(str(app.path), s.name, f"not exported by {runtime_name} nor by any other needed library")
+            for s in pending if s.name not in others]
+
+
+def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
+    runtime = read_binary(runtime_path)
+    if runtime.kind != "shared-library":
+        raise InputError(runtime_path, f"not a shared library ({runtime.kind}): --runtime takes the Runtime.Base library")
+    apps = []
+    violations: list[Violation] = []
+    for path in app_paths:
+        app = read_binary(path)
+        found = check_app(runtime, app)
+        violations += found
+        apps.append({"app": str(path), "imports_from_runtime": len(app.imports_from(runtime.soname or runtime.path.name)),
+                     "violations": len(found)})
+    return {"runtime": str(runtime_path), "apps": apps, "violations": [asdict(v) for v in violations],
+            "ok": not violations}

@@ -1,0 +1,83 @@
+"""`python -m ci images | container-run | crosscheck`: the container commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from ci import platforms
+from ci.cli import options
+from ci.containers.images import TARGETS
+from ci.core.console import console
+from ci.platforms import Platform
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    base_image = {"help": "build on this image instead of the bootstrapped Debian"}
+    p = sub.add_parser("images", help="make the container images: Debian base and wheelhouse without a registry",
+                       description="Build the Linux images: a debootstrap base, a wheelhouse, the Dockerfile target.")
+    options.platforms(p, linux_only=True)
+    p.add_argument("--target", choices=TARGETS, action="append", help="Dockerfile target (repeatable); default: reference")
+    p.add_argument("--base-image", **base_image)
+    p.set_defaults(func=cmd_images)
+
+    p = sub.add_parser("container-run", help="run a nox session in the platform's container: container-run package -- ARGS",
+                       description="Run a nox session in the platform's container on a snapshot of this checkout.")
+    options.platform(p)
+    p.add_argument("--target", choices=TARGETS, default="reference", help="Dockerfile target (default: reference)")
+    p.add_argument("--base-image", **base_image)
+    options.dist(p)
+    p.add_argument("session", help="the nox session to run")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the session after `--`")
+    p.set_defaults(func=cmd_container_run)
+
+    p = sub.add_parser("crosscheck", help="package on this machine and in the container; the bytes must match",
+                       description="Package here and in the container from one snapshot and compare the bytes.")
+    options.platforms(p, linux_only=True)
+    p.add_argument("--work", default="build/crosscheck", help="where both builds and crosscheck.json go, per rid")
+    options.as_json(p)
+    p.set_defaults(func=cmd_crosscheck)
+
+
+def _linux(rids: list[str] | None) -> list[Platform]:
+    """The platforms named; of 'all', those with Linux containers (naming a Windows one is an error later)."""
+    selected = platforms.select(rids)
+    return [p for p in selected if p.os == "linux"] if rids and "all" in rids else selected
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from ci.containers.engine import ensure_image, image_size
+
+    for platform in _linux(args.platform):
+        for target in args.target or ["reference"]:
+            started = time.perf_counter()
+            image = ensure_image(platform, target, args.base_image)
+            console.print(f"{'built' if image.built else 'up to date'}: {image.tag} "
+                          f"({image_size(image.tag) / 2**20:.0f} MiB, {time.perf_counter() - started:.1f}s)")
+    return 0
+
+
+def cmd_container_run(args: argparse.Namespace) -> int:
+    from ci.containers.engine import run_session
+
+    platform = platforms.get_platform(args.platform or platforms.host_rid())
+    return run_session(platform, args.session, args.args, dist=Path(args.dist), target=args.target, base=args.base_image)
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    from ci.containers.crosscheck import crosscheck, explanation
+
+    results = [crosscheck(p, Path(args.work) / p.rid) for p in _linux(args.platform)]
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            console.print(f"{result['rid']}: {'identical' if result['identical'] else 'DIFFERENT'} "
+                          f"(host: {result['host']}, container: {result['container']})", markup=False)
+            for line in explanation(result):
+                console.print(f"  {line}", markup=False, soft_wrap=True)
+    return 0 if all(r["identical"] for r in results) else 1
+
+

@@ -1,0 +1,141 @@
+"""`python -m ci publish|fetch|provenance`: argparse registration, and how results are shown."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from ci.cli import options
+from ci.core.console import console, in_github_actions
+
+if TYPE_CHECKING:
+    from ci.release.publish import ProgressFactory
+
+_ERR = Console(stderr=True, highlight=False)
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _plain_progress(name: str, size: int) -> Callable[[int], None]:
+    """Log lines (CI): one at each quarter of the file."""
+    shown = [0]
+
+    def update(sent: int) -> None:
+        quarter = sent * 4 // max(size, 1)
+        if quarter > shown[0]:
+            shown[0] = quarter
+            console.print(f"  {name}: {quarter * 25}% of {size} bytes", markup=False, soft_wrap=True)
+    return update
+
+
+@contextmanager
+def _display(quiet: bool) -> Iterator[tuple[ProgressFactory | None, Callable[[str], None]]]:
+    """(progress factory, log): a live bar on a terminal, plain lines in CI, nothing but stderr logs for --json."""
+    if quiet:
+        yield None, lambda message: _ERR.print(message, markup=False, soft_wrap=True)
+    elif console.is_terminal and not in_github_actions():
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=console) as bar:
+            def track(name: str, size: int) -> Callable[[int], None]:
+                task = bar.add_task(name, total=size)
+                return lambda sent: bar.update(task, completed=sent)
+            yield track, lambda message: bar.console.print(message, markup=False, soft_wrap=True)
+    else:
+        yield _plain_progress, lambda message: console.print(message, markup=False, soft_wrap=True)
+
+
+def _table(result: dict) -> Table:
+    from ci.release.publish import DESCRIPTIONS
+
+    title = f"{result['repo']} {result['tag']}" + (" (dry run)" if result["dry_run"] else "")
+    view = Table(title=title)
+    view.add_column("Asset", overflow="fold")  # a release's file names must show whole
+    view.add_column("Size", justify="right")
+    view.add_column("Action")
+    for asset in result["assets"]:
+        view.add_row(asset["name"], str(asset["size"]), f"{asset['action']}: {DESCRIPTIONS[asset['action']]}")
+    return view
+
+
+def _markdown(result: dict) -> str:
+    rows = [f"## Release {result['tag']}{' (dry run)' if result['dry_run'] else ''}", "",
+            f"{result['release_url'] or 'no release yet'}; steps: {', '.join(result['release_steps']) or 'none'}",
+            "", "| Asset | Size | Action |", "| --- | ---: | --- |"]
+    rows += [f"| {a['name']} | {a['size']} | {a['action']} |" for a in result["assets"]]
+    return "\n".join(rows) + "\n"
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from ci.release.publish import publish
+
+    with _display(args.json) as (progress, log):
+        result = publish(Path(args.dist), args.repo, args.tag, dry_run=args.dry_run, replace=args.replace,
+                         progress=progress, log=log)
+    if args.json:
+        _print_json(result)
+    else:
+        console.print(_table(result))
+        steps = ", ".join(result["release_steps"]) or "nothing to do"
+        done = "plan" if args.dry_run else "done"
+        url = result["release_url"] or "(none yet)"
+        console.print(f"release: {url}; {done}: {steps}", markup=False, soft_wrap=True)
+        console.print("requests: " + ", ".join(f"{m} {n}" for m, n in result["requests"].items()), markup=False)
+    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(_markdown(result))
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from ci.release.fetch import fetch
+
+    result = fetch(args.repo, args.tag, args.rid, Path(args.dest))
+    if args.json:
+        _print_json(result)
+    else:
+        console.print(f"fetched {result['archive']} (sha256 {result['sha256']}) into {result['dest']}",
+                      markup=False, soft_wrap=True)
+    return 0
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    from ci.release.provenance import write_provenance
+
+    console.print(f"provenance: {write_provenance(Path(args.dist))}", markup=False, soft_wrap=True)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the release subcommands to `python -m ci`."""
+    p = sub.add_parser("publish", help="publish dist/ as a GitHub release: draft, upload, verify, publish",
+                       description="Publish dist/ as a GitHub release; a rerun resumes and never duplicates.")
+    options.dist(p)
+    options.release(p)
+    p.add_argument("--dry-run", action="store_true", help="list releases and assets, print the plan, write nothing")
+    p.add_argument("--replace", action="store_true", help="overwrite draft assets whose content differs")
+    options.as_json(p)
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("fetch", help="download a rid's package from a release, check SHA256SUMS, unpack it",
+                       description="Download one rid's package from a release, check it and unpack it.")
+    options.release(p)
+    p.add_argument("--rid", required=True, help="the package's rid")
+    p.add_argument("--dest", required=True, help="directory to unpack into (must not exist or be empty)")
+    options.as_json(p)
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("provenance", help="write dist/provenance.intoto.json (SLSA provenance for SHA256SUMS)",
+                       description="SLSA v1 provenance (in-toto) for the files SHA256SUMS lists.")
+    options.dist(p)
+    p.set_defaults(func=cmd_provenance)

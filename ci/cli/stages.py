@@ -1,0 +1,205 @@
+"""`python -m ci pipeline | build | package | apps | verify | share | smoke | matrix`: the stages,
+one at a time or all together."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.text import Text
+
+from ci import platforms
+from ci.cli import options
+from ci.core.console import console
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _finish(result: dict, as_json: bool, lines: list[str], problems: list[str], closing: str) -> int:
+    """Print a check's result as JSON or as lines with its problems; exit 1 when it failed."""
+    if as_json:
+        _print_json(result)
+    else:
+        for line in lines:
+            console.print(line, markup=False)
+        for problem in problems:
+            console.print(Text.assemble(("problem ", "red"), problem), soft_wrap=True)
+        console.print(closing, markup=False)
+    return 0 if result["ok"] else 1
+
+
+@contextlib.contextmanager
+def _runtime_source(args: argparse.Namespace, title: str) -> Iterator[object]:
+    """The source the options name, with a live line while a fork build runs."""
+    from ci.runtime.fork import driver
+    from ci.runtime.fork.link import ForkOptions
+    from ci.runtime.sources import runtime_source
+
+    with driver.watching(title) as watch:
+        fork = ForkOptions(args.libraries_configuration, getattr(args, "force", False), getattr(args, "timeout", None),
+                           args.rootfs, getattr(args, "image", None), watch=watch, vswhere=args.vswhere,
+                           windows_kits=args.windows_kits)
+        yield runtime_source(args.runtime_repo, options=fork)
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from ci.core.proc import TOOL_SECONDS
+    from ci.pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform
+    from ci.report import StageResult, publish_summary, table, write_report
+
+    started = time.perf_counter()
+    selected = platforms.select(args.platform)
+    with _runtime_source(args, "fork build") as source:
+        description = source.describe()
+        rids = ", ".join(p.rid for p in selected)
+        first = (f"Checking the Runtime.Base packages in {args.dist} for {rids}" if args.from_dist
+                 else f"Packaging Runtime.Base: {description} for {rids}")
+        console.print(first, markup=False, soft_wrap=True)
+        layout = Layout(Path(args.build_dir), Path(args.dist))
+        results: list[StageResult] = []
+        for platform in selected:
+            checks = tuple(c for c in CHECKS if c in (args.check or DEFAULT_CHECKS))
+            results += run_platform(platform, layout, args.configuration, checks, from_dist=args.from_dist,
+                                    source=source)
+    report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started,
+                          TOOL_SECONDS)
+    console.print(table(results))
+    publish_summary(results)
+    console.print(f"report: {layout.dist / 'report.json'}")
+    return 0 if report["ok"] else 1
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    platform = platforms.get_platform(args.platform or platforms.host_rid())
+    out_dir = Path(args.out or f"{args.build_dir}/{platform.rid}/runtime")
+    with _runtime_source(args, f"build {platform.rid}") as source:
+        out, rebuilt = source.build(platform, out_dir, args.configuration)
+    console.print(f"{'built' if rebuilt else 'up to date'}: {out.root / out.library}", markup=False)
+    return 0
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from ci.redist.package import package
+
+    pkg = package(Path(args.build), Path(args.dist))
+    console.print(f"{'packaged' if pkg.rebuilt else 'up to date'}: {pkg.archive} {pkg.symbols}", markup=False)
+    return 0
+
+
+def cmd_apps(args: argparse.Namespace) -> int:
+    from ci.checks.apps import build_apps
+
+    platform = platforms.get_platform(args.platform or platforms.host_rid())
+    app_set, rebuilt = build_apps(platform, Path(args.package), Path(args.out))
+    console.print(f"{'linked' if rebuilt else 'up to date'}: {len(app_set.apps)} binaries in {app_set.root}",
+                  markup=False)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ci.checks.verify import verify
+
+    result = verify(Path(args.runtime), [Path(a) for a in args.app])
+    problems = [f"{v['app']}: {v['symbol'] or '-'}: {v['problem']}" for v in result["violations"]]
+    return _finish(result, args.json, [], problems,
+                   f"{len(result['apps'])} binaries checked, {len(result['violations'])} violations")
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    from ci.checks.apps import read_app_set
+    from ci.checks.share import measure
+
+    result = measure(read_app_set(Path(args.apps)))
+    lines = [f"{p['app']:>12} pid {p['pid']}: {p['copies']} copy, rss {p['rss_kib']} KiB, "
+             f"pss {p['pss_kib']} KiB, text shared {p['text_shared_kib']} KiB" for p in result["processes"]]
+    return _finish(result, args.json, lines, result["problems"],
+                   f"PSS saved versus private copies: {result['pss_saved_kib']} KiB")
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from ci.checks.apps import read_app_set
+    from ci.checks.smoke import smoke
+
+    result = smoke(read_app_set(Path(args.apps)))
+    lines = [f"{r['app']:>12}: {r['how']}, exit {r['exit']}, {r['seconds']:.2f}s" for r in result["results"]]
+    return _finish(result, args.json, lines, result["problems"], f"{result['rid']}: {result['how']}")
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from ci.platforms.matrix import matrix
+
+    print(json.dumps(matrix(), separators=(",", ":")))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pipeline", help="build, package, apps, verify and share (what `nox -s package` runs)",
+                       description="Build Runtime.Base, package it, link the apps against the package and check them.")
+    options.platforms(p)
+    options.configurations(p)
+    options.runtime_repo(p)
+    options.fork_tools(p)
+    p.add_argument("--check", action="append", choices=["verify", "share", "smoke"],
+                   help="checks after build/package/apps (repeatable); default: verify and share")
+    p.add_argument("--from-dist", action="store_true",
+                   help="use the package already in --dist (checked against SHA256SUMS) instead of building one")
+    options.build_dir(p)
+    options.dist(p)
+    p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("build", help="build the runtime: the reference runtime, or the fork with --runtime-repo",
+                       description="Build Runtime.Base (what `nox -s build` runs). From the fork: its build "
+                                   "(cached by a key over commit, changes and configurations), then the link.")
+    options.platform(p)
+    options.configurations(p)
+    options.runtime_repo(p)
+    options.fork_tools(p)
+    options.build_dir(p)
+    p.add_argument("--out", metavar="DIR", help="build output directory (default: BUILD_DIR/<rid>/runtime)")
+    p.add_argument("--force", action="store_true", help="the fork: rebuild even if nothing changed since the last success")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="the fork: seconds its build may take")
+    p.add_argument("--image", help="the fork: container image id the build runs in (part of the cache key)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("package", help="build output -> archives, manifest, SHA256SUMS",
+                       description="Package a build output as a reproducible redistributable.")
+    p.add_argument("--build", required=True, metavar="DIR", help="build output directory (with build.json)")
+    options.dist(p)
+    p.set_defaults(func=cmd_package)
+
+    p = sub.add_parser("apps", help="link the sample apps against a package archive",
+                       description="Unpack a package and link the sample apps against it, and only it.")
+    options.platform(p)
+    p.add_argument("--package", required=True, metavar="ARCHIVE", help="runtime-base-<version>-<rid> archive")
+    p.add_argument("--out", required=True, metavar="DIR", help="the app set's directory")
+    p.set_defaults(func=cmd_apps)
+
+    p = sub.add_parser("verify", help="static checks: apps import the runtime, never embed it",
+                       description="Check that every app imports Runtime.Base and embeds no copy of it.")
+    p.add_argument("--runtime", required=True, metavar="LIBRARY", help="the Runtime.Base library")
+    p.add_argument("--app", action="append", required=True, metavar="BINARY", help="an app or plugin (repeatable)")
+    options.as_json(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("share", help="run all apps at once and prove they share one runtime copy",
+                       description="Run the app set at once and read each process's mappings.")
+    options.app_set(p)
+    options.as_json(p)
+    p.set_defaults(func=cmd_share)
+
+    p = sub.add_parser("smoke", help="run every app on the target (native, qemu-user or wine) and check it",
+                       description="Run every app of an app set on its target and check its report.")
+    options.app_set(p)
+    options.as_json(p)
+    p.set_defaults(func=cmd_smoke)
+
+    p = sub.add_parser("matrix", help="print the GitHub Actions matrix JSON from the platform list",
+                       description="The GitHub Actions matrix, computed from ci/platforms.")
+    p.set_defaults(func=cmd_matrix)
+

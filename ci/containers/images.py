@@ -1,0 +1,147 @@
+"""What the Linux images are made from when no registry is reachable: a Debian rootfs and a wheelhouse.
+
+Both are cached under ~/.cache/runtime-base-ci, so only a machine's first run pays for them.
+Nothing here talks to the container engine: `container.py` is the one door to it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform as _host
+import shutil
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from ci.core import cache
+from ci.core.errors import CiError
+from ci.core.resources import checkout_root
+from ci.core.console import progress
+from ci.platforms.runners import cache_dir
+from ci.core.proc import run_tool
+
+TARGETS = ("reference", "fork")  # of containers/linux/Dockerfile
+SUITE = "bookworm"  # the host's Debian release: same gcc and binutils, so the same bytes
+MIRROR = "http://deb.debian.org/debian"
+DEBIAN_ARCH = {"x64": "amd64", "arm64": "arm64"}
+MACHINE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
+QEMU_BINFMT = {"x64": "qemu-x86_64", "arm64": "qemu-aarch64"}  # qemu-user-static's binfmt_misc names
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+BINFMT_CONFS = Path("/usr/lib/binfmt.d")
+PYTHON = "3.11"  # bookworm's python3
+GLIBC_MINOR = 36  # bookworm's glibc: the newest manylinux tag its python3 accepts
+EDITABLE_BACKEND_REQUIRES = ["editables"]  # what hatchling asks for to build `pip install -e .`
+
+
+def host_arch() -> str:
+    return MACHINE_ARCH.get(_host.machine().lower(), _host.machine().lower())
+
+
+# --- Debian root file systems ---------------------------------------------------------------
+
+
+def rootfs_tarball(arch: str) -> Path:
+    """A Debian minbase root file system for `arch` as a plain tar, bootstrapped once per machine."""
+    tarball = cache_dir() / "rootfs" / f"debian-{SUITE}-{DEBIAN_ARCH[arch]}.tar"
+    if tarball.is_file():
+        return tarball
+    _require_root("debootstrap")
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".rootfs-", dir=tarball.parent) as tmp, progress(f"debootstrap {SUITE} {arch}"):
+        root = Path(tmp) / "root"
+        _debootstrap(arch, root)
+        partial = Path(tmp) / tarball.name
+        run_tool(["tar", "--numeric-owner", "-C", root, "-cf", partial, "."])
+        partial.replace(tarball)
+    return tarball
+
+
+def _debootstrap(arch: str, root: Path) -> None:
+    foreign = arch != host_arch()
+    run_tool(["debootstrap", "--variant=minbase", f"--arch={DEBIAN_ARCH[arch]}",
+              *(["--foreign"] if foreign else []), SUITE, root, MIRROR])
+    if foreign:  # the second stage runs the target's own dpkg, through qemu
+        ensure_binfmt(arch)
+        run_tool(["chroot", root, "/debootstrap/debootstrap", "--second-stage"])
+    for junk in (*root.glob("var/cache/apt/archives/*.deb"), *root.glob("var/lib/apt/lists/*_*")):
+        junk.unlink()  # downloaded packages and indexes: images run apt-get update themselves
+
+
+def ensure_binfmt(arch: str) -> None:
+    """Foreign binaries run through qemu-user-static, registered with binfmt_misc.
+
+    The F flag makes the kernel open the interpreter at registration, so it also serves
+    chroots and containers that do not contain it.
+    """
+    name = QEMU_BINFMT[arch]
+    entry = BINFMT / name
+    if not entry.exists():
+        _require_root("registering qemu with binfmt_misc")
+        if not (BINFMT / "register").exists():
+            run_tool(["mount", "-t", "binfmt_misc", "binfmt_misc", BINFMT])
+        conf = BINFMT_CONFS / f"{name}.conf"
+        if not conf.is_file():
+            raise CiError(f"{conf}: missing; install qemu-user-static (apt-get install qemu-user-static)")
+        (BINFMT / "register").write_text(conf.read_text().strip())
+    lines = entry.read_text().splitlines()
+    flags = next((line.removeprefix("flags:") for line in lines if line.startswith("flags:")), "")
+    if lines[:1] != ["enabled"] or "F" not in flags:
+        raise CiError(f"{entry}: disabled or registered without the F flag; "
+                      f"re-register it from {BINFMT_CONFS / (name + '.conf')}")
+
+
+def _require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise CiError(f"{what} needs root: run this command with sudo")
+
+
+# --- wheelhouse -----------------------------------------------------------------------------
+
+
+def build_wheelhouse(arch: str, dest: Path | None = None) -> Path:
+    """Wheels of every Python package the project, its tests and its build backend need, for
+    bookworm's CPython on Linux `arch`, so containers install offline. Rebuilt (`dest` replaced)
+    when pyproject.toml changes; by default cached under ~/.cache/runtime-base-ci/wheels."""
+    dest = dest or cache_dir() / "wheels" / f"linux-{arch}"
+    stamp = dest.with_name(dest.name + ".inputs")
+    key = cache.digest({"pyproject.toml": checkout_root() / "pyproject.toml"}, [arch, PYTHON, GLIBC_MINOR, EDITABLE_BACKEND_REQUIRES])
+    if cache.is_fresh(stamp, key, [dest]):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".wheels-", dir=dest.parent) as tmp, progress(f"wheelhouse linux-{arch}"):
+        host, target = Path(tmp) / "host", Path(tmp) / "target"
+        # Resolve and build on this machine; sdists of pure packages become wheels here.
+        _pip("wheel", "--wheel-dir", host, *requirements())
+        target.mkdir()
+        binary = []
+        for wheel in sorted(host.glob("*.whl")):
+            if wheel.name.endswith("-none-any.whl"):
+                shutil.copy2(wheel, target)
+            else:
+                binary.append("==".join(wheel.name.split("-")[:2]))
+        if binary:  # the same releases, built for the target
+            _pip("download", "--no-deps", "--only-binary=:all:", "--implementation", "cp",
+                 "--python-version", PYTHON, *_manylinux_platforms(arch), "--dest", target, *binary)
+        shutil.rmtree(dest, ignore_errors=True)
+        target.replace(dest)
+    cache.mark_fresh(stamp, key)
+    return dest
+
+
+def requirements(pyproject: Path | None = None) -> list[str]:
+    """The build backend (for an editable install), the dependencies and every extra (tests run in containers too)."""
+    data = tomllib.loads((pyproject or checkout_root() / "pyproject.toml").read_text())
+    project = data["project"]
+    extras = [req for group in project.get("optional-dependencies", {}).values() for req in group]
+    return [*data["build-system"]["requires"], *EDITABLE_BACKEND_REQUIRES, *project["dependencies"], *extras]
+
+
+def _manylinux_platforms(arch: str) -> list[str]:
+    # This pip does not widen one manylinux tag to the older ones, so every glibc is listed.
+    machine = {"x64": "x86_64", "arm64": "aarch64"}[arch]
+    return [a for minor in range(17, GLIBC_MINOR + 1) for a in ("--platform", f"manylinux_2_{minor}_{machine}")]
+
+
+def _pip(*args: str | Path) -> None:
+    run_tool([sys.executable, "-m", "pip", "--disable-pip-version-check", *args])

@@ -1,0 +1,42 @@
+"""The terminal and the CI log: one console, collapsible progress groups on GitHub Actions."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+
+# Logs are read in wide CI viewers: do not wrap tables at 80 columns when not on a terminal.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+def in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+@contextmanager
+def progress(title: str) -> Iterator[None]:
+    """A collapsible log group on GitHub, a spinner on a terminal; elapsed time at the end."""
+    started = time.perf_counter()
+    if in_github_actions():
+        print(f"::group::{title}", flush=True)
+        try:
+            yield
+        finally:
+            print("::endgroup::", flush=True)
+    else:
+        with console.status(f"{title} ..."):
+            yield
+    console.print(f"  {title}: {time.perf_counter() - started:.1f}s")
+
+
+def append_job_summary(markdown: str) -> None:
+    """Add to the GitHub Actions job summary, when there is one."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(markdown)

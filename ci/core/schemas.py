@@ -1,0 +1,45 @@
+"""JSON Schemas from packaging/: every reader and writer of our JSON validates against them."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+
+from ci.core.errors import InputError
+from ci.core.resources import data_file
+from ci.core.fs import atomic_write_text, read_json
+
+
+
+def schema_file(name: str) -> Path:
+    return data_file(f"{name}.schema.json")
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads(schema_file(name).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate(name: str, data: object, source: Path | str) -> None:
+    """Raise InputError naming `source` and the first violation, as one line."""
+    error = jsonschema.exceptions.best_match(_validator(name).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        raise InputError(source, f"fails {name} schema at {where}: {error.message}")
+
+
+def load(name: str, path: Path) -> dict:
+    data = read_json(path)
+    validate(name, data, path)
+    return data
+
+
+def dump(name: str, data: dict, path: Path) -> None:
+    """Validate, then write atomically."""
+    validate(name, data, path)
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")

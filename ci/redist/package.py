@@ -1,0 +1,148 @@
+"""Build output -> redistributable: deterministic archives, manifest, split symbols, SHA256SUMS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ci.redist import archive
+from ci.core import cache
+from ci.core import schemas
+from ci.binaries import read_binary
+from ci.redist.checksums import SUMS, read_sums, write_sums
+from ci.redist.epoch import source_date_epoch as epoch_or_default
+from ci.core.errors import InputError
+from ci.core.resources import data_file
+from ci.platforms import Platform, get_platform
+from ci.runtime.output import BUILD_INFO, BuildOutput
+
+LAYOUT = data_file("layout.json")
+MANIFEST = "manifest.json"
+ARCHIVE_SUFFIXES = (".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class Package:
+    archive: Path
+    symbols: Path
+    manifest: Path  # a copy of the archive's manifest.json beside it in dist/
+    rebuilt: bool
+
+
+def archive_stem(version: str, rid: str) -> str:
+    return f"runtime-base-{version}-{rid}"
+
+
+def source_date_epoch(build: BuildOutput) -> int:
+    return epoch_or_default(build.source.date_epoch, str(build.root / BUILD_INFO))
+
+
+def _place(layout: dict[str, str], role: str, rel: str) -> str:
+    """Where a build output file of `role` goes in the redistributable."""
+    return f"{layout[role]}/{PurePosixPath(rel).name}"
+
+
+def _placed(build: BuildOutput, layout: dict[str, str]) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Archive name -> file for the redistributable and for the symbols archive."""
+    files: dict[str, Path] = {}
+    for role in ("library", "link", "include", "extra"):
+        value = getattr(build, role)
+        for rel in (value,) if isinstance(value, str) else value:
+            files[_place(layout, role, rel)] = build.root / rel
+    symbols = {_place(layout, "debug", rel): build.root / rel for rel in build.debug}
+    return files, symbols
+
+
+def _file_records(entries: dict[str, Path]) -> list[dict]:
+    return [
+        {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
+         "sha256": archive.sha256_file(path)}
+        for name, path in sorted(entries.items())
+    ]
+
+
+def abi_hash(exports: list[dict]) -> str:
+    """Changes exactly when an export is added, removed or changes kind."""
+    lines = sorted(f"{e['name']} {e['kind']}" for e in exports)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path], symbols: dict[str, Path],
+                  epoch: int, symbols_archive: str) -> dict:
+    layout = _layout(platform)
+    library_name = _place(layout, "library", build.library)
+    binary = read_binary(files[library_name])
+    exports = [{"name": s.name, "kind": s.kind} for s in sorted(binary.exports, key=lambda s: s.name)]
+    return {
+        "schema_version": 1,
+        "name": build.name,
+        "version": build.version,
+        "rid": build.rid,
+        "source": {"kind": build.source.kind, "commit": build.source.commit, "dirty": build.source.dirty},
+        "source_date_epoch": epoch,
+        "configuration": build.configuration,
+        "library": library_name,
+        "link": [_place(layout, "link", rel) for rel in build.link],
+        "include": [_place(layout, "include", rel) for rel in build.include],
+        "soname": binary.soname,
+        "build_id": binary.build_id,
+        "exports": exports,
+        "abi_hash": abi_hash(exports),
+        "files": _file_records(files),
+        "symbols": {"archive": symbols_archive, "files": _file_records(symbols)},
+    }
+
+
+def _layout(platform: Platform) -> dict[str, str]:
+    return json.loads(LAYOUT.read_text())[platform.os]
+
+
+def package(build_dir: Path, dist: Path) -> Package:
+    build = BuildOutput.read(build_dir)
+    platform = get_platform(build.rid)
+    epoch = source_date_epoch(build)
+    stem = archive_stem(build.version, build.rid)
+    suffix = platform.archive_suffix
+    result = Package(dist / f"{stem}{suffix}", dist / f"{stem}-symbols{suffix}", dist / f"{stem}.{MANIFEST}", True)
+
+    dist.mkdir(parents=True, exist_ok=True)
+    stamp = dist / f".{stem}.inputs"
+    inputs = {f: build_dir / f for f in (*build.files(), *build.debug, BUILD_INFO)}
+    inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
+    key = cache.digest(inputs, epoch)
+    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest]):
+        return Package(result.archive, result.symbols, result.manifest, rebuilt=False)
+
+    files, symbols = _placed(build, _layout(platform))
+    manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name)
+    staging = dist / f".{stem}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        schemas.dump("manifest", manifest, staging / MANIFEST)
+        write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
+        write(result.archive, {**files, MANIFEST: staging / MANIFEST}, epoch)
+        write(result.symbols, symbols, epoch)
+        (staging / MANIFEST).replace(result.manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_sums(dist, sorted(p.name for p in dist.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)))
+    cache.mark_fresh(stamp, key)
+    return result
+
+
+def find_package(dist: Path, platform: Platform) -> Path:
+    """The one package for `platform` in `dist` (e.g. downloaded from another job), checked against SHA256SUMS."""
+    suffix = platform.archive_suffix
+    found = sorted(p for p in dist.glob(f"runtime-base-*-{platform.rid}{suffix}"))
+    if len(found) != 1:
+        raise InputError(dist, f"expected one runtime-base-<version>-{platform.rid}{suffix}, found {len(found)}")
+    expected = read_sums(dist / SUMS).get(found[0].name)
+    if expected is None:
+        raise InputError(dist / SUMS, f"does not list {found[0].name}")
+    if archive.sha256_file(found[0]) != expected:
+        raise InputError(found[0], f"sha256 does not match {SUMS}")
+    return found[0]

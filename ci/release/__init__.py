@@ -1,0 +1,1 @@
+"""Releases: the GitHub client, publish, fetch and provenance. Imports the layers below `checks`."""
