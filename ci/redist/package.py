@@ -13,7 +13,7 @@ from ci.core import cache
 from ci.core import schemas
 from ci.binaries import read_binary
 from ci.redist.checksums import SUMS, read_sums, write_sums
-from ci.redist.epoch import source_date_epoch as epoch_or_default
+from ci.core.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import InputError
 from ci.core.resources import data_file
 from ci.platforms import Platform, get_platform

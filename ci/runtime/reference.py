@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ci.core import cache
 from ci.runtime import exports
-from ci.redist.epoch import source_date_epoch
+from ci.core.epoch import source_date_epoch
 from ci.core.errors import CiError, InputError
 from ci.core.resources import source_tree
 from ci.core.fs import fresh_output_dir

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ci.redist.epoch import source_date_epoch
+from ci.core.epoch import source_date_epoch
 from ci.core.errors import CiError, InputError
 from ci.core.fs import OUTPUT_MARKER, atomic_write_text, fresh_output_dir, read_json
 
