@@ -22,7 +22,7 @@ from tests.conftest import REPO
 X64, ARM64 = get_platform("linux-x64"), get_platform("linux-arm64")
 DOCKERFILES = [REPO / "containers" / "linux" / "Dockerfile", REPO / "containers" / "windows" / "Dockerfile"]
 # A user's `python -m ci container-run --platform linux-x64 package`, as a process we can signal.
-RUN_PACKAGE = ("import sys; from pathlib import Path; from ci.container import run_session; "
+RUN_PACKAGE = ("import sys; from pathlib import Path; from ci.containers.engine import run_session; "
                "from ci.platforms import get_platform; "
                "sys.exit(run_session(get_platform('linux-x64'), 'package', dist=Path(sys.argv[1])))")
 
