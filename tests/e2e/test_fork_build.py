@@ -32,7 +32,7 @@ from ci.runtime.fork.layout import ForkLayout
 from ci.runtime.output import BuildOutput
 from tests.conftest import REPO
 from tests.fixtures.fake_fork import (
-    OUTPLACE_WINDOWS_ONLY,
+    MAIN_CPP_SPLIT,
     make_fake_windows,
     make_fork,
     products_file,
@@ -46,7 +46,9 @@ LINUX_X64 = platforms.get_platform("linux-x64")
 BANNER = "stand-in for the fork's build.sh"
 @pytest.fixture
 def checkout(tmp_path) -> Path:
-    return make_fork(tmp_path / "fork")
+    """The fixture fork with DLL_IMPORT defined for Linux: the real fork has no Linux split yet,
+    so a Linux build from it stops at the check (test_the_linux_leg_stops_before_the_build...)."""
+    return make_fork(tmp_path / "fork", MAIN_CPP_SPLIT)
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ def test_the_build_goes_to_a_log_with_progress(checkout, stand_in, tmp_path):
     cmd = fork_build.command(fork_build.BuildRequest(checkout, LINUX_X64))
     fork_build.run_logged(cmd, log, watch=lambda n, elapsed, last: seen.append((n, last)))
     lines = log.read_text().splitlines()
-    assert lines[0] == f"{BANNER}: -s clr.aot+libs -rc Debug -lc Release -a x64 -os linux"
+    assert lines[0] == f"{BANNER}: -s clr.aot+libs -rc Release -lc Release -a x64 -os linux"
     assert seen[-1] == (2, "stand-in done") and runs(stand_in) == [lines[0].split(": ", 1)[1]]
 
 
@@ -141,7 +143,7 @@ def test_ctrl_c_kills_the_whole_process_group_and_exits_130(checkout, stand_in, 
     driver.send_signal(signal.SIGINT)
     _, stderr = driver.communicate(timeout=60)
     assert driver.returncode == 130, stderr
-    log = checkout / fork_build.STATE_DIR / "build-linux-x64-Debug-Release.log"
+    log = checkout / fork_build.STATE_DIR / "build-linux-x64-Release-Release.log"
     assert stderr.splitlines() == [f"error: interrupted: killed the fork build's process group (log: {log})"]
     assert_gone(pids)
 
@@ -198,17 +200,18 @@ def test_missing_outputs_after_the_build_name_their_build_step(checkout, stand_i
     code = ci_main(monkeypatch, "build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
     error = capsys.readouterr().err
     assert code == 2 and len(error.splitlines()) == 1 and len(runs(stand_in)) == 1
-    assert "artifacts/bin/coreclr/linux.x64.Debug/ilc-published/ilc missing: built by subset clr.aot (clr.tools)" in error
+    assert "artifacts/bin/coreclr/linux.x64.Release/ilc-published/ilc missing: built by subset clr.aot (clr.tools)" in error
     assert "libaotminipal.a missing: built by subset clr.aot (clr.nativeaotruntime)" in error
 
 
 def test_the_linux_leg_stops_before_the_build_when_the_split_is_missing(tmp_path, stand_in, monkeypatch, capsys):
-    checkout = make_fork(tmp_path / "fork", OUTPLACE_WINDOWS_ONLY)
+    checkout = make_fork(tmp_path / "fork")  # the fork as it is
     code = ci_main(monkeypatch, "build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
     error = capsys.readouterr().err
     assert code == 1 and runs(stand_in) == []
     assert error.startswith("error: linux-x64: the fork has no Linux split yet, so nothing was built: ")
-    assert "declared with DLL_IMPORT, which is defined only for Windows" in error
+    assert "main.cpp:" in error and "declares InitializeRuntimeBase with DLL_IMPORT, which is undefined for non-Windows" in error
+    assert len(error.splitlines()) == 1
 
 
 # --- plan: a dry run ------------------------------------------------------------------------
@@ -220,7 +223,7 @@ def test_plan_writes_response_files_and_prints_every_command_without_running_any
     assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", out) == 0
     printed = capsys.readouterr().out
     assert runs(stand_in) == [] and not (out / "lib").exists()
-    assert f"{checkout / 'build.sh'} -s clr.aot+libs -rc Debug -lc Release -a x64 -os linux" in printed
+    assert f"{checkout / 'build.sh'} -s clr.aot+libs -rc Release -lc Release -a x64 -os linux" in printed
     for name in ("Runtime.Base", *linkplan.sample_names()):
         assert (out / "rsp" / f"{name}.ilc.rsp").is_file() and (out / "rsp" / f"{name}.link.rsp").is_file()
         assert f"@{out / 'rsp' / name}.link.rsp" in printed
@@ -235,7 +238,7 @@ def test_plan_for_windows_with_discovery_pointed_at_a_fake_tree(checkout, stand_
     assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "win-x64", "--out", out,
                    "--vswhere", fake["vswhere"], "--windows-kits", fake["kits"]) == 0
     printed = capsys.readouterr().out
-    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Debug -lc Release -a x64 -os windows" in printed
+    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Release -lc Release -a x64 -os windows" in printed
     link = fake["vs"] / "VC/Tools/MSVC/14.41.34120/bin/Hostx64/x64/link.exe"
     assert f"'{link}' @{out / 'rsp' / 'Runtime.Base'}.link.rsp" in printed  # quoted: the path has spaces
     assert sorted(p.name for p in (out / "rsp").iterdir()) == sorted(
