@@ -230,16 +230,31 @@ def test_plan_writes_response_files_and_prints_every_command_without_running_any
     assert "not built yet: " in printed and "missing: built by subset" in printed
 
 
-def test_plan_for_windows_with_discovery_pointed_at_a_fake_tree(checkout, stand_in, tmp_path, monkeypatch, capsys):
-    if "win-x64" not in platforms.PLATFORMS:
-        monkeypatch.setitem(platforms.PLATFORMS, "win-x64", windows())
+@pytest.mark.parametrize("rid", ["win-x64", "win-arm64"])
+def test_plan_accepts_the_fork_as_it_is_for_windows(rid, stand_in, tmp_path, monkeypatch, capsys):
+    checkout = make_fork(tmp_path / "fork")  # the real fork's layout: main.cpp, no Linux split
     fake = make_fake_windows(tmp_path / "windows")
     out = tmp_path / "plan"
-    assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "win-x64", "--out", out,
+    assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", rid, "--out", out,
                    "--vswhere", fake["vswhere"], "--windows-kits", fake["kits"]) == 0
     printed = capsys.readouterr().out
-    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Release -lc Release -a x64 -os windows" in printed
-    link = fake["vs"] / "VC/Tools/MSVC/14.41.34120/bin/Hostx64/x64/link.exe"
+    arch = rid.split("-")[1]
+    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Release -lc Release -a {arch} -os windows" in printed
+    link = fake["vs"] / f"VC/Tools/MSVC/14.41.34120/bin/Host{arch}/{arch}/link.exe"
     assert f"'{link}' @{out / 'rsp' / 'Runtime.Base'}.link.rsp" in printed  # quoted: the path has spaces
     assert sorted(p.name for p in (out / "rsp").iterdir()) == sorted(
         ["Runtime.Base.def"] + [f"{n}.{t}.rsp" for n in ("Runtime.Base", *linkplan.sample_names()) for t in ("ilc", "link")])
+    app_link = (out / "rsp" / "hello.link.rsp").read_text().splitlines()
+    assert any(line.endswith("bootstrapperoutplace.obj") for line in app_link)
+
+
+def test_plan_refuses_linux_with_one_line_naming_main_cpp_and_dll_import(stand_in, tmp_path, monkeypatch, capsys):
+    checkout = make_fork(tmp_path / "fork")
+    code = ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "plan")
+    captured = capsys.readouterr()
+    assert code == 1 and not (tmp_path / "plan").exists()
+    assert len(captured.err.splitlines()) == 1
+    assert captured.err.startswith("error: linux-x64: the fork has no Linux split yet, so nothing was built: "
+                                   "src/coreclr/nativeaot/Bootstrap/main.cpp:")
+    assert "with DLL_IMPORT, which is undefined for non-Windows targets" in captured.err
+    assert "fix: define DLL_IMPORT for non-Windows targets too, e.g. in the #else branch at main.cpp:" in captured.err
