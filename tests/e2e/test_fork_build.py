@@ -169,10 +169,13 @@ def test_an_unchanged_checkout_is_not_rebuilt(checkout, stand_in, monkeypatch):
 # --- after the build: link, split, build output, package ------------------------------------
 
 
-def stand_in_products(checkout: Path, out: Path, monkeypatch, tmp_path: Path) -> None:
-    """Tell the stand-in to make every file the Runtime.Base link needs."""
-    part = linkplan.make_plan(ForkLayout(checkout, LINUX_X64, "Debug"), linkplan.linux_tools(LINUX_X64), out).runtime
-    monkeypatch.setenv("STAND_IN_PRODUCTS", str(products_file(tmp_path / "products.json", part.inputs)))
+def stand_in_products(checkout: Path, out: Path, monkeypatch, tmp_path: Path, configuration: str = "Debug") -> None:
+    """Tell the stand-in to make every file the Runtime.Base link and the C# apps need."""
+    layout = ForkLayout(checkout, LINUX_X64, configuration)
+    plan = linkplan.make_plan(layout, linkplan.linux_tools(LINUX_X64), out, linkplan.sample_names())
+    products = [*dict.fromkeys(i for part in plan.parts for i in part.inputs), *linkplan.sdk_files(layout).values()]
+    monkeypatch.setenv("STAND_IN_PRODUCTS", str(products_file(tmp_path / "products.json", products,
+                                                              folders=[layout.framework.path])))
 
 
 def test_linux_x64_from_the_fork_to_a_package(checkout, stand_in, tmp_path, monkeypatch):

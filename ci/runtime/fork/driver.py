@@ -27,6 +27,7 @@ from ci.platforms import Platform, host_rid
 from ci.core.console import console, in_github_actions
 from ci.runtime.output import (DEFAULT_CONFIGURATION, DEFAULT_LIBRARIES_CONFIGURATION, LIBRARIES_CONFIGURATIONS,
                                RUNTIME_CONFIGURATIONS)
+from ci.runtime.fork import stand_in
 from ci.runtime.fork.layout import ASM_OFFSETS, BUILD_SCRIPTS, OS_NAMES
 
 SUBSETS = "clr.aot+libs"
@@ -121,6 +122,20 @@ def cache_key(req: BuildRequest) -> str:
                                 "image": req.image})
 
 
+def log_path(req: BuildRequest) -> Path:
+    return req.checkout / STATE_DIR / f"build-{req.label}.log"
+
+
+def stand_ins(req: BuildRequest) -> list[str]:
+    """['build.sh'] (or build.cmd) when the build that made the outputs said it is a stand-in."""
+    try:
+        with open(log_path(req), encoding="utf-8", errors="replace") as log:
+            first = log.readline()
+    except OSError:
+        return []
+    return [BUILD_SCRIPTS[req.platform.os]] if stand_in.announced(first) else []
+
+
 def run_fork_build(req: BuildRequest, outputs: Sequence[Path] = (), force: bool = False, timeout: float | None = None,
           wrap: Wrap | None = None, watch: Watch | None = None) -> bool:
     """Run the fork's build unless the last success had the same key and left `outputs`; True when it ran."""
@@ -131,7 +146,7 @@ def run_fork_build(req: BuildRequest, outputs: Sequence[Path] = (), force: bool 
         return False
     stamp.unlink(missing_ok=True)  # a failed or interrupted build leaves no success behind
     cmd = command(req)
-    run_logged(wrap(cmd) if wrap else cmd, state / f"build-{req.label}.log", timeout, watch)
+    run_logged(wrap(cmd) if wrap else cmd, log_path(req), timeout, watch)
     cache.mark_fresh(stamp, key)
     return True
 
@@ -145,14 +160,17 @@ _EOF = object()  # queued when its output pipe closes
 def run_logged(cmd: Command, log: Path, timeout: float | None = None, watch: Watch | None = None) -> None:
     """Run `cmd` with its output in `log`; raise with the log's tail on failure, timeout or Ctrl-C."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    proc = _start(cmd)
-    try:
+    proc = None
+    try:  # from the start: a Ctrl-C that lands while the build is being started is still one
+        proc = _start(cmd)
         tail = _follow(proc, log, timeout, watch)
     except KeyboardInterrupt:
-        _kill_group(proc)
+        if proc:
+            _kill_group(proc)
         raise BuildInterrupted(f"interrupted: killed the fork build's process group (log: {log})") from None
     except BaseException:
-        _kill_group(proc)  # whatever went wrong here, no hour-long build is left running detached
+        if proc:
+            _kill_group(proc)  # whatever went wrong here, no hour-long build is left running detached
         raise
     if proc.returncode != 0:
         raise CiError(f"fork build failed (exit {proc.returncode}): {cmd}\n{_tail(tail)}\nlog: {log}")

@@ -153,6 +153,54 @@ class ForkLayout:
     def framework_native(self, name: str) -> Product:
         return Product(self._runtime_pack / "native" / f"lib{name}.a", _RUNTIME_PACK)
 
+    @property
+    def dotnet(self) -> Path:
+        """The .NET SDK the fork's build downloaded (dotnet.sh / dotnet.cmd at its root)."""
+        return self.checkout / DOTNET_SCRIPTS[self.platform.os]
+
+
+#: The SDK package's folders, as in NativeAOT's own ILCompiler package.
+SDK_TOOLS, SDK_FRAMEWORK, SDK_LIBS = "tools", "framework", "sdk"
+
+
+@dataclass(frozen=True)
+class SdkLayout(ForkLayout):
+    """The same app-side products, read from an unpacked SDK package instead of the fork's tree:
+    tools/ ILC, framework/ reference assemblies and the Outplace CoreLib (and, on Linux, the
+    framework's static native libraries), sdk/ the aotsdk libraries, objects and assemblies."""
+
+    dotnet_path: Path | None = None  # `dotnet` for the IL step: the SDK package carries none
+
+    def _in(self, folder: str, name: str) -> Product:
+        return Product(self.checkout / folder / name, f"the SDK package ({folder}/)")
+
+    @property
+    def ilc(self) -> Product:
+        return self._in(SDK_TOOLS, "ilc.exe" if self.platform.os == "win" else "ilc")
+
+    def aotsdk(self, kind: str, name: str) -> Product:
+        return self._in(SDK_LIBS, _AOTSDK_NAMES[self.platform.os][kind].format(name))
+
+    def aotsdk_assembly(self, name: str) -> Product:
+        return self._in(SDK_LIBS, f"{name}.dll")
+
+    @property
+    def outplace_corelib(self) -> Product:
+        return self._in(SDK_FRAMEWORK, "System.Private.CoreLib.dll")
+
+    @property
+    def framework(self) -> Product:
+        return self._in(SDK_FRAMEWORK, "")
+
+    def framework_native(self, name: str) -> Product:
+        return self._in(SDK_FRAMEWORK, f"lib{name}.a")
+
+    @property
+    def dotnet(self) -> Path:
+        if self.dotnet_path is None:
+            raise InputError(self.checkout, "C# apps need `dotnet` for their IL: none was given")
+        return self.dotnet_path
+
 
 def missing(products: list[Product], checkout: Path) -> list[str]:
     """Each missing product as 'PATH missing: built by STEP', paths relative to the checkout."""
