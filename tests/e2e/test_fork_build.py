@@ -91,7 +91,7 @@ def test_the_build_goes_to_a_log_with_progress(checkout, stand_in, tmp_path):
     cmd = fork_build.command(fork_build.BuildRequest(checkout, LINUX_X64))
     fork_build.run_logged(cmd, log, watch=lambda n, elapsed, last: seen.append((n, last)))
     lines = log.read_text().splitlines()
-    assert lines[0] == f"{BANNER}: -s clr.aot+libs -rc Release -lc Release -a x64 -os linux"
+    assert lines[0] == f"{BANNER}: -s clr.aot+libs -rc Release -lc Release -a x64 -os linux -bl"
     assert seen[-1] == (2, "stand-in done") and runs(stand_in) == [lines[0].split(": ", 1)[1]]
 
 
@@ -226,7 +226,7 @@ def test_plan_writes_response_files_and_prints_every_command_without_running_any
     assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", out) == 0
     printed = capsys.readouterr().out
     assert runs(stand_in) == [] and not (out / "lib").exists()
-    assert f"{checkout / 'build.sh'} -s clr.aot+libs -rc Release -lc Release -a x64 -os linux" in printed
+    assert f"{checkout / 'build.sh'} -s clr.aot+libs -rc Release -lc Release -a x64 -os linux -bl" in printed
     for name in ("Runtime.Base", *linkplan.sample_names()):
         assert (out / "rsp" / f"{name}.ilc.rsp").is_file() and (out / "rsp" / f"{name}.link.rsp").is_file()
         assert f"@{out / 'rsp' / name}.link.rsp" in printed
@@ -242,7 +242,7 @@ def test_plan_accepts_the_fork_as_it_is_for_windows(rid, stand_in, tmp_path, mon
                    "--vswhere", fake["vswhere"], "--windows-kits", fake["kits"]) == 0
     printed = capsys.readouterr().out
     arch = rid.split("-")[1]
-    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Release -lc Release -a {arch} -os windows" in printed
+    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Release -lc Release -a {arch} -os windows -bl" in printed
     link = fake["vs"] / f"VC/Tools/MSVC/14.41.34120/bin/Host{arch}/{arch}/link.exe"
     assert f"'{link}' @{out / 'rsp' / 'Runtime.Base'}.link.rsp" in printed  # quoted: the path has spaces
     assert sorted(p.name for p in (out / "rsp").iterdir()) == sorted(

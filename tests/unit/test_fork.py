@@ -208,7 +208,7 @@ def request(checkout: Path, platform=LINUX_X64, **kw) -> fork_build.BuildRequest
 def test_native_linux_build_command(checkout):
     cmd = fork_build.command(request(checkout, configuration="Release"), host="linux-x64")
     assert cmd.argv == (str(checkout / "build.sh"), "-s", "clr.aot+libs", "-rc", "Release", "-lc", "Release",
-                        "-a", "x64", "-os", "linux")
+                        "-a", "x64", "-os", "linux", "-bl")
     assert cmd.cwd == checkout and "ROOTFS_DIR" not in cmd.env
 
 
@@ -217,14 +217,14 @@ def test_linux_arm64_on_x64_is_a_cross_build_with_a_rootfs(checkout):
     with pytest.raises(CiError, match="cross build: set ROOTFS_DIR"):
         fork_build.command(request(checkout, arm64), host="linux-x64")
     cmd = fork_build.command(request(checkout, arm64, rootfs=Path("/crossrootfs/arm64")), host="linux-x64")
-    assert cmd.argv[-3:] == ("-os", "linux", "--cross") and cmd.env["ROOTFS_DIR"] == "/crossrootfs/arm64"
+    assert cmd.argv[-4:] == ("-os", "linux", "-bl", "--cross") and cmd.env["ROOTFS_DIR"] == "/crossrootfs/arm64"
 
 
 def test_windows_builds_on_windows_only(checkout):
     with pytest.raises(CiError, match="win-x64: the fork builds it on a win host only"):
         fork_build.command(request(checkout, windows()), host="linux-x64")
     cmd = fork_build.command(request(checkout, windows()), host="win-x64")
-    assert cmd.argv[:3] == ("cmd.exe", "/c", str(checkout / "build.cmd")) and cmd.argv[-2:] == ("-os", "windows")
+    assert cmd.argv[:3] == ("cmd.exe", "/c", str(checkout / "build.cmd")) and cmd.argv[-3:] == ("-os", "windows", "-bl")
 
 
 def test_unknown_configuration(checkout):

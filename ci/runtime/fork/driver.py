@@ -31,6 +31,7 @@ from ci.runtime.fork import stand_in
 from ci.runtime.fork.layout import ASM_OFFSETS, BUILD_SCRIPTS, OS_NAMES
 
 SUBSETS = "clr.aot+libs"
+BINLOGS = "artifacts/log/**/*.binlog"  # where -bl leaves the binary logs (Arcade's artifacts/log/<Configuration>/)
 ARTIFACTS = "artifacts"  # the build's outputs, git-ignored in the fork
 STATE_DIR = Path(ARTIFACTS) / "runtime-base-ci"  # our stamps and logs, beside them
 TAIL_LINES = 30
@@ -84,7 +85,7 @@ def command(req: BuildRequest, host: str | None = None) -> Command:
                       f"{', '.join(RUNTIME_CONFIGURATIONS)}, libraries one of {', '.join(LIBRARIES_CONFIGURATIONS)}")
     # Single-dash options: build.cmd hands them to PowerShell parameters, build.sh accepts both forms.
     args = ["-s", SUBSETS, "-rc", req.configuration, "-lc", req.libraries_configuration,
-            "-a", p.arch, "-os", OS_NAMES[p.os]]
+            "-a", p.arch, "-os", OS_NAMES[p.os], "-bl"]  # -bl: an MSBuild binary log under artifacts/log/
     # Build nodes left running would outlive a cancelled build and hold its log pipe open.
     env = {"MSBUILDDISABLENODEREUSE": "1"}
     if p.os == "linux" and (p.arch != host_arch or req.rootfs):
@@ -122,6 +123,11 @@ def cache_key(req: BuildRequest) -> str:
                                 "image": req.image})
 
 
+def stamp_path(req: BuildRequest) -> Path:
+    """The last successful build's cache key: with the outputs, what lets a rerun skip the build."""
+    return req.checkout / STATE_DIR / f"build-{req.label}.key"
+
+
 def log_path(req: BuildRequest) -> Path:
     return req.checkout / STATE_DIR / f"build-{req.label}.log"
 
@@ -140,8 +146,7 @@ def run_fork_build(req: BuildRequest, outputs: Sequence[Path] = (), force: bool 
           wrap: Wrap | None = None, watch: Watch | None = None) -> bool:
     """Run the fork's build unless the last success had the same key and left `outputs`; True when it ran."""
     key = cache_key(req)
-    state = req.checkout / STATE_DIR
-    stamp = state / f"build-{req.label}.key"
+    stamp = stamp_path(req)
     if not force and cache.is_fresh(stamp, key, outputs):
         return False
     stamp.unlink(missing_ok=True)  # a failed or interrupted build leaves no success behind

@@ -70,6 +70,17 @@ def to_build_output(out: Path, part: linkplan.Part, checkout: Path, platform: Pl
                        debug=(rel("debug"),))
 
 
+def cache_paths(request: driver.BuildRequest) -> list[Path]:
+    """What a rerun at the same build cache key needs instead of the fork's build: the folders of
+    the products the Runtime.Base link and the SDK package take, and the stamp naming the key."""
+    layout = ForkLayout(request.checkout, request.platform, request.configuration, request.libraries_configuration)
+    part = linkplan.make_plan(layout, linkplan.Toolset(linker="unused"), request.checkout / "unused").runtime
+    products = [*part.inputs, *linkplan.sdk_files(layout).values()]
+    folders = {layout.framework.path, *(p.path.parent for p in products if p != layout.framework)}
+    outermost = [f for f in sorted(folders) if not any(other in f.parents for other in folders)]
+    return [*outermost, driver.stamp_path(request)]
+
+
 def build_runtime_base(checkout: Path, platform: Platform, out: Path, configuration: str,
           options: ForkOptions = ForkOptions()) -> tuple[BuildOutput, bool]:
     """Check, build the fork (cached), link Runtime.Base from the plan; returns the output and whether anything ran."""
