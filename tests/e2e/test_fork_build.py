@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import shutil
 import threading
 from pathlib import Path
 
@@ -261,3 +262,49 @@ def test_plan_refuses_linux_with_one_line_naming_main_cpp_and_dll_import(stand_i
                                    "src/coreclr/nativeaot/Bootstrap/main.cpp:")
     assert "with DLL_IMPORT, which is undefined for non-Windows targets" in captured.err
     assert "fix: define DLL_IMPORT for non-Windows targets too, e.g. in the #else branch at main.cpp:" in captured.err
+
+
+# --- the CI cache: what fork.yml restores lets an unchanged commit skip the build ------------
+
+
+def test_the_cached_paths_alone_let_a_fresh_clone_skip_the_build(checkout, stand_in, tmp_path, monkeypatch, capsys):
+    stand_in_products(checkout, tmp_path / "unused", monkeypatch, tmp_path, configuration="Release")
+    request = fork_build.BuildRequest(checkout, LINUX_X64)
+    assert fork_build.run_fork_build(request) and len(runs(stand_in)) == 1
+    github_output = tmp_path / "github_output"
+    assert ci_main(monkeypatch, "fork-cache", "--runtime-repo", checkout, "--platform", "linux-x64",
+                   "--relative-to", checkout.parent, "--github-output", github_output) == 0
+    text = github_output.read_text()
+    key = text.split("key=", 1)[1].splitlines()[0]
+    assert key == f"fork-build-linux-x64-Release-Release-{fork_build.cache_key(request)}"
+    paths = text.split("paths<<RUNTIME_BASE_CI_EOF\n", 1)[1].split("\nRUNTIME_BASE_CI_EOF", 1)[0].splitlines()
+    # A fresh clone of the same commit, with only the cached paths restored (as actions/cache does).
+    clone = tmp_path / "clone" / checkout.name
+    subprocess.run(["git", "clone", "-q", str(checkout), str(clone)], check=True)
+    for rel in paths:
+        source, target = checkout.parent / rel, clone.parent / rel
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    # The clone's stand-in files are committed, so its tree is the same commit with no changes.
+    cloned = fork_build.BuildRequest(clone, LINUX_X64)
+    assert fork_build.cache_key(cloned) == fork_build.cache_key(request)
+    plan = linkplan.make_plan(ForkLayout(clone, LINUX_X64, "Release"), linkplan.linux_tools(LINUX_X64), tmp_path / "o")
+    products = [p.path for p in (*plan.runtime.inputs, *linkplan.sdk_files(ForkLayout(clone, LINUX_X64, "Release")).values())]
+    assert not fork_build.run_fork_build(cloned, products) and len(runs(stand_in)) == 1  # skipped
+
+
+def test_fork_check_is_a_status_line_not_a_failure(tmp_path, monkeypatch, capsys):
+    as_is, split = make_fork(tmp_path / "as-is"), make_fork(tmp_path / "split", MAIN_CPP_SPLIT)
+    github_output = tmp_path / "github_output"
+    assert ci_main(monkeypatch, "fork-check", "--runtime-repo", as_is, "--platform", "linux-x64",
+                   "--github-output", github_output) == 0
+    printed = capsys.readouterr().out.replace("\n", "")
+    assert printed.startswith("linux-x64: blocked: the fork has no Linux split yet (src/coreclr/nativeaot/Bootstrap/main.cpp:")
+    assert "ready=false\nstatus=blocked: " in github_output.read_text()
+    assert ci_main(monkeypatch, "fork-check", "--runtime-repo", split, "--platform", "linux-x64") == 0
+    assert capsys.readouterr().out.startswith("linux-x64: ready: ")
+    assert ci_main(monkeypatch, "fork-check", "--runtime-repo", as_is, "--platform", "win-arm64") == 0
+    assert capsys.readouterr().out.startswith("win-arm64: ready: ")
