@@ -67,6 +67,7 @@ def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | No
     from ci.checks import csharp_apps  # it builds on this module's app set
 
     out = out.resolve()
+    dotnet = dotnet or csharp_apps.default_dotnet()  # $DOTNET or PATH, unless the fork's is given
     apps_dir = apps_dir or source_tree("reference") / "apps"
     described = _describe(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}

@@ -166,8 +166,10 @@ def run_logged(cmd: Command, log: Path, timeout: float | None = None, watch: Wat
     """Run `cmd` with its output in `log`; raise with the log's tail on failure, timeout or Ctrl-C."""
     log.parent.mkdir(parents=True, exist_ok=True)
     proc = None
-    try:  # from the start: a Ctrl-C that lands while the build is being started is still one
-        proc = _start(cmd)
+    try:
+        proc, interrupted = _start_shielded(cmd)
+        if interrupted:
+            raise KeyboardInterrupt
         tail = _follow(proc, log, timeout, watch)
     except KeyboardInterrupt:
         if proc:
@@ -222,6 +224,20 @@ def _start(cmd: Command) -> subprocess.Popen:
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **group)
     except OSError as exc:
         raise CiError(f"{cmd.argv[0]}: cannot start the fork's build ({exc.strerror})") from None
+
+
+def _start_shielded(cmd: Command) -> tuple[subprocess.Popen, bool]:
+    """_start with a Ctrl-C held back until the process object exists (its group can then be
+    killed); returns whether one came meanwhile. Only the main thread can set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return _start(cmd), False
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pending.append(number))
+    try:
+        proc = _start(cmd)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return proc, bool(pending)  # read after the handler is back: none is lost in between
 
 
 def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
