@@ -99,6 +99,11 @@ def cmd_fork_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _github_output_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--github-output", metavar="FILE", default=os.environ.get("GITHUB_OUTPUT") or None,
+                   help=f"also write {what} there (default: $GITHUB_OUTPUT)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="write the fork's ILC and linker response files and print every command (dry run)",
                        description="A dry run of the fork's build and link: response files and commands, nothing run.")
@@ -114,8 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "compiles (the Linux split). Prints 'ready: ...' or 'blocked: ...'.")
     options.runtime_repo(p)
     options.platform(p)
-    p.add_argument("--github-output", metavar="FILE", default=os.environ.get("GITHUB_OUTPUT") or None,
-                   help="also write ready=true|false and status=... there (default: $GITHUB_OUTPUT)")
+    _github_output_option(p, "ready=true|false and status=...")
     p.set_defaults(func=cmd_fork_check)
 
     p = sub.add_parser("fork-cache", help="the fork build's cache key and the paths to cache under it",
@@ -125,6 +129,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.platform(p)
     options.configurations(p)
     p.add_argument("--relative-to", metavar="DIR", help="print paths relative to DIR (the CI workspace)")
-    p.add_argument("--github-output", metavar="FILE", default=os.environ.get("GITHUB_OUTPUT") or None,
-                   help="also write key=... and paths=... there (default: $GITHUB_OUTPUT)")
+    _github_output_option(p, "key=... and paths=...")
     p.set_defaults(func=cmd_fork_cache)
