@@ -18,6 +18,7 @@ from ci.runtime.fork import cmake
 NATIVEAOT = "src/coreclr/nativeaot"
 BOOTSTRAP_DIR = f"{NATIVEAOT}/Bootstrap"
 ASM_OFFSETS = f"{NATIVEAOT}/Runtime/AsmOffsets.h"
+WINDOWS_APIS = f"{NATIVEAOT}/BuildIntegration/WindowsAPIs.txt"
 VERSIONS = "eng/Versions.props"
 BUILD_SCRIPTS = {"linux": "build.sh", "win": "build.cmd"}
 DOTNET_SCRIPTS = {"linux": "dotnet.sh", "win": "dotnet.cmd"}  # the SDK the build downloaded into .dotnet/
@@ -154,13 +155,18 @@ class ForkLayout:
         return Product(self._runtime_pack / "native" / f"lib{name}.a", _RUNTIME_PACK)
 
     @property
+    def windows_apis(self) -> Product:
+        """The Windows APIs ILC calls directly (--directpinvokelist), a source file of the fork."""
+        return Product(self.checkout / WINDOWS_APIS, "the checkout (a source file)")
+
+    @property
     def dotnet(self) -> Path:
         """The .NET SDK the fork's build downloaded (dotnet.sh / dotnet.cmd at its root)."""
         return self.checkout / DOTNET_SCRIPTS[self.platform.os]
 
 
-#: The SDK package's folders, as in NativeAOT's own ILCompiler package.
-SDK_TOOLS, SDK_FRAMEWORK, SDK_LIBS = "tools", "framework", "sdk"
+#: The SDK package's folders, as in NativeAOT's own ILCompiler package (build/ holds WindowsAPIs.txt there too).
+SDK_TOOLS, SDK_FRAMEWORK, SDK_LIBS, SDK_BUILD = "tools", "framework", "sdk", "build"
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,10 @@ class SdkLayout(ForkLayout):
 
     def framework_native(self, name: str) -> Product:
         return self._in(SDK_FRAMEWORK, f"lib{name}.a")
+
+    @property
+    def windows_apis(self) -> Product:
+        return self._in(SDK_BUILD, Path(WINDOWS_APIS).name)
 
     @property
     def dotnet(self) -> Path:

@@ -22,7 +22,7 @@ from ci.core.errors import CiError, InputError
 from ci.core.resources import data_file, source_tree
 from ci.platforms import Platform, host_rid
 from ci.runtime.fork import stand_in
-from ci.runtime.fork.layout import SDK_FRAMEWORK, SDK_LIBS, SDK_TOOLS, ForkLayout, Product
+from ci.runtime.fork.layout import SDK_BUILD, SDK_FRAMEWORK, SDK_LIBS, SDK_TOOLS, ForkLayout, Product
 from ci.core.proc import run_tool
 
 LINKPLAN = data_file("linkplan.json")
@@ -151,7 +151,8 @@ class _Context:
 
     def values(self, **extra: str | Path) -> dict[str, str]:
         p = self.platform
-        base = {"os": p.os, "arch": p.arch, "checkout": self.layout.checkout, "objcopy": self.tools.objcopy}
+        base = {"os": p.os, "arch": p.arch, "rid": p.rid, "checkout": self.layout.checkout,
+                "windows_apis": self.layout.windows_apis.path, "objcopy": self.tools.objcopy}
         return {k: str(v) for k, v in {**base, **extra}.items()}
 
     def ilc_args(self, kind: str, values: dict[str, str]) -> list[str]:
@@ -263,6 +264,8 @@ def sdk_files(layout: ForkLayout, data: dict | None = None) -> dict[str, Product
     products = [(SDK_FRAMEWORK, layout.outplace_corelib)]
     products += [(SDK_FRAMEWORK, layout.framework_native(n)) for n in link["app"]["framework_native"]]
     products += [(SDK_LIBS, layout.aotsdk_assembly(n)) for n in data["ilc"]["app"]["aotsdk_references"]]
+    if layout.platform.os == "win":  # --directpinvokelist
+        products.append((SDK_BUILD, layout.windows_apis))
     products += [(SDK_LIBS, layout.aotsdk("lib" if "lib" in e else "obj", e.get("lib") or e["obj"]))
                  for e in link["app"]["aotsdk"] if arch in e.get("arch", [arch])]
     return files | {f"{folder}/{product.path.name}": product for folder, product in products}
