@@ -1,6 +1,6 @@
 """The link plan: ILC and linker response files for Runtime.Base and each C# sample app.
 
-What goes on each command line is data (packaging/linkplan.json); this module fills in paths from
+What goes on each command line is data (ci/data/linkplan.json); this module fills in paths from
 the fork's layout and the tools found on this machine. A plan is files to write and commands to
 run: `python -m ci plan` prints it without running anything, the fork build runs its Runtime.Base
 part. Tools are found, never hard-coded: MSVC through vswhere, the Windows SDK through the
