@@ -11,6 +11,7 @@ bootstrapper object is compiled from the checkout's own main.cpp; the link is th
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -110,3 +111,15 @@ def test_the_csharp_samples_are_built_from_the_packages_only_and_run(run):
     assert set(csharp) <= shared
     verified = stage(run, "verify")["details"]["apps"]
     assert len(verified) == len(apps)
+
+
+def test_a_changed_sdk_archive_is_refused_in_one_line(run, tmp_path):
+    dist = tmp_path / "dist"
+    shutil.copytree(run["dist"], dist)
+    sdk = next(dist.glob("runtime-base-sdk-*.tar.gz"))
+    sdk.write_bytes(sdk.read_bytes() + b"\0")
+    runtime = next(p for p in dist.glob("runtime-base-*-linux-x64.tar.gz") if p != sdk and "symbols" not in p.name)
+    done = subprocess.run([sys.executable, "-m", "ci", "apps", "--platform", "linux-x64", "--package", str(runtime),
+                           "--out", str(tmp_path / "apps")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"error: {sdk}: sha256 does not match the one in {runtime.name}'s manifest"]
