@@ -278,6 +278,7 @@ def test_the_cached_paths_alone_let_a_fresh_clone_skip_the_build(checkout, stand
     key = text.split("key=", 1)[1].splitlines()[0]
     assert key == f"fork-build-linux-x64-Release-Release-{fork_build.cache_key(request)}"
     paths = text.split("paths<<RUNTIME_BASE_CI_EOF\n", 1)[1].split("\nRUNTIME_BASE_CI_EOF", 1)[0].splitlines()
+    assert paths and all(p.startswith(f"{checkout.name}/artifacts/") for p in paths)  # build outputs only
     # A fresh clone of the same commit, with only the cached paths restored (as actions/cache does).
     clone = tmp_path / "clone" / checkout.name
     subprocess.run(["git", "clone", "-q", str(checkout), str(clone)], check=True)

@@ -76,7 +76,8 @@ def cache_paths(request: driver.BuildRequest) -> list[Path]:
     layout = ForkLayout(request.checkout, request.platform, request.configuration, request.libraries_configuration)
     part = linkplan.make_plan(layout, linkplan.Toolset(linker="unused"), request.checkout / "unused").runtime
     products = [*part.inputs, *linkplan.sdk_files(layout).values()]
-    folders = {layout.framework.path, *(p.path.parent for p in products if p != layout.framework)}
+    built = [p for p in products if (request.checkout / driver.ARTIFACTS) in p.path.parents]  # not its sources
+    folders = {layout.framework.path, *(p.path.parent for p in built if p != layout.framework)}
     outermost = [f for f in sorted(folders) if not any(other in f.parents for other in folders)]
     return [*outermost, driver.stamp_path(request)]
 
