@@ -12,8 +12,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -26,8 +26,7 @@ from ci.cli import main as cli_main
 from ci import platforms
 from ci.core.errors import CiError
 from ci.redist.package import package
-from ci.runtime import sources
-from ci.runtime.fork import checkout as fork_checkout, link as fork_link
+from ci.runtime.fork import link as fork_link
 from ci.runtime.fork import driver as fork_build
 from ci.runtime.fork.layout import ForkLayout
 from ci.runtime.output import BuildOutput

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from ci.core import cache
-from ci.core.errors import CiError, InputError
+from ci.core.errors import CiError
 from ci.core.git import git
 from ci.platforms import Platform, host_rid
 from ci.core.console import console, in_github_actions
