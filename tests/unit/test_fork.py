@@ -125,6 +125,19 @@ def test_the_fork_as_it_is_has_no_linux_split_and_the_reason_is_one_line(checkou
         f"at main.cpp:{defined + 1}")
 
 
+def test_gcc_as_the_oracle_gives_the_same_line(checkout):
+    by_clang = fork_checkout.linux_split(checkout, LINUX_X64)
+    gcc = fork_checkout.Compiler(("x86_64-linux-gnu-g++",), "gcc")
+    assert fork_checkout.linux_split(checkout, LINUX_X64, compiler=gcc) == by_clang
+
+
+def test_a_macro_no_target_defines_is_said_so(checkout):
+    main = checkout / BOOTSTRAP_DIR / "main.cpp"
+    main.write_text(MAIN_CPP.replace("DLL_IMPORT int InitializeRuntimeBase", "RB_IMPORT int InitializeRuntimeBase"))
+    reason = fork_checkout.linux_split(checkout, LINUX_X64).reason
+    assert reason.endswith("declares InitializeRuntimeBase with RB_IMPORT, which no target defines; fix: define RB_IMPORT")
+
+
 def test_with_dll_import_defined_for_linux_the_split_is_ready(tmp_path):
     split = fork_checkout.linux_split(make_fork(tmp_path / "fork", MAIN_CPP_SPLIT), LINUX_X64)
     assert split.ready, split.reason

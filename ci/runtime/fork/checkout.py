@@ -166,13 +166,12 @@ def _explain(checkout: Path, project: cmake.Project, source: Path, rel: str, std
     if not quoted or "InitializeRuntimeBase" not in text:
         return f"{at} does not compile for {platform.rid} with the {project.name} defines ({compiler.name}: {message})"
     macro = quoted[1]
-    windows = Platform(rid=f"win-{platform.arch}", os="win", arch=platform.arch, toolchain=platform.toolchain,
-                       runner=platform.runner)
-    dumped = _compile(find_compiler(windows), source, [*project.defines, *target_defines(windows)], ("-E", "-dD"))
-    defined = _defined_at(dumped.stdout, macro) if dumped.returncode == 0 else None
     reason = f"{at} declares InitializeRuntimeBase with {macro}, which is undefined for non-Windows targets"
+    checked, defined = _windows_definition(source, project, platform, macro)
+    if not checked:
+        return f"{reason}; fix: define {macro} for non-Windows targets too"
     if defined is None:
-        return f"{reason}; fix: define {macro} for non-Windows targets"
+        return f"{at} declares InitializeRuntimeBase with {macro}, which no target defines; fix: define {macro}"
     def_file, def_line = defined
     def_rel = Path(def_file).name
     branch = _branch_after(source.parent / def_file, def_line)
@@ -186,6 +185,19 @@ def _explain(checkout: Path, project: cmake.Project, source: Path, rel: str, std
     other = f", its #else branch defines only {', '.join(instead)}" if instead else ""
     return (f"{reason} (defined only under the Windows branch at {def_rel}:{def_line}{other}); "
             f"fix: define {macro} for non-Windows targets too, e.g. in the #else branch at {def_rel}:{else_line}")
+
+
+def _windows_definition(source: Path, project: cmake.Project, platform: Platform,
+                        macro: str) -> tuple[bool, tuple[str, int] | None]:
+    """(could check, where a Windows build of the same source defines `macro`): the preprocessor's -dD."""
+    windows = Platform(rid=f"win-{platform.arch}", os="win", arch=platform.arch, toolchain=platform.toolchain,
+                       runner=platform.runner)
+    try:
+        compiler = find_compiler(windows)
+    except CiError:  # no clang for a Windows target here: the reason goes without the location
+        return False, None
+    dumped = _compile(compiler, source, [*project.defines, *target_defines(windows)], ("-E", "-dD"))
+    return dumped.returncode == 0, _defined_at(dumped.stdout, macro) if dumped.returncode == 0 else None
 
 
 def require_linux_split(checkout: Path, platform: Platform) -> None:
