@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.checks.apps import build_apps
+from ci.checks.csharp_apps import OUT as CSHARP, default_dotnet, stand_ins as csharp_stand_ins
+from ci.runtime.fork import stand_in
 from rich.text import Text
 
 from ci.core.errors import CiError
@@ -54,6 +56,7 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         out, rebuilt = source.build(platform, layout.runtime(rid), configuration)
         r.status = "ok" if rebuilt else "up to date"
         r.summary = f"{out.name} {out.version} ({out.configuration}) {_kib(out.root / out.library)}"
+        state["stand_in"] = _stand_ins(r, stand_in.recorded(out.root))
 
     def package_(r: StageResult) -> None:
         pkg = package(layout.runtime(rid), layout.dist)
@@ -62,17 +65,24 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         r.summary = f"{pkg.archive.name} {_kib(pkg.archive)}, symbols {_kib(pkg.symbols)}"
         r.details = {"archive": str(pkg.archive), "symbols": str(pkg.symbols),
                      "archive_bytes": pkg.archive.stat().st_size, "symbols_bytes": pkg.symbols.stat().st_size}
+        if pkg.sdk:
+            r.summary += f", SDK {pkg.sdk.name} {_kib(pkg.sdk)}"
+            r.details |= {"sdk": str(pkg.sdk), "sdk_bytes": pkg.sdk.stat().st_size}
+        _stand_ins(r, state.get("stand_in", []))
 
     def existing_package(r: StageResult) -> None:
         state["archive"] = find_package(layout.dist, platform)
         r.summary = f"{state['archive'].name} from {layout.dist} (sha256 checked)"
 
     def apps(r: StageResult) -> None:
-        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid))
+        dotnet = source.dotnet(platform) if source.kind == "fork" else default_dotnet()
+        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid), dotnet=dotnet)
         state["apps"] = app_set
         r.status = "ok" if rebuilt else "up to date"
-        r.summary = f"{len(app_set.exes)} apps, {len(app_set.apps) - len(app_set.exes)} plugins"
+        csharp = [a for a in app_set.apps if a.path.startswith(f"{CSHARP}/")]
+        r.summary = (f"{len(app_set.exes)} apps ({len(csharp)} C#), {len(app_set.apps) - len(app_set.exes)} plugins")
         r.details = {"apps": [a.path for a in app_set.apps]}
+        state["stand_in"] = _stand_ins(r, csharp_stand_ins(app_set.root))
 
     def verify_(r: StageResult) -> None:
         app_set = state["apps"]
@@ -105,11 +115,26 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         if not result["ok"]:
             r.status = "failed"
 
-    checks_by_name = {"verify": verify_, "share": share, "smoke": smoke_}
+    def labelled(check: Callable[[StageResult], None]) -> Callable[[StageResult], None]:
+        """A check on apps a stand-in built says so."""
+        def run(r: StageResult) -> None:
+            check(r)
+            _stand_ins(r, state.get("stand_in", []))
+        return run
+
+    checks_by_name = {"verify": labelled(verify_), "share": labelled(share), "smoke": labelled(smoke_)}
     produce = [("package", existing_package)] if from_dist else [("build", build), ("package", package_)]
     steps: list[tuple[str, Callable[[StageResult], None]]] = [
         *produce, ("apps", apps), *((c, checks_by_name[c]) for c in checks)]
     return _run_steps(rid, steps)
+
+
+def _stand_ins(r: StageResult, names: list[str]) -> list[str]:
+    """Label a stage that ran on (or as) stand-ins, in the table and in report.json."""
+    if names:
+        r.summary += stand_in.label(names)
+        r.details["stand_in"] = names
+    return names
 
 
 def _how(mode: str) -> str:

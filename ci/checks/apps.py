@@ -60,14 +60,20 @@ def _link(platform: Platform, runtime: Unpacked, sources: list[Path], output: Pa
     platform.toolchain.link_app(cflags, sources, link_inputs, output, runtime.library.parent, shared, apps_dir)
 
 
-def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | None = None) -> tuple[AppSet, bool]:
-    """Unpack `package` into out/runtime and link every app against it."""
+def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | None = None,
+               dotnet: Path | None = None) -> tuple[AppSet, bool]:
+    """Unpack `package` into out/runtime and link every app against it (and, when it names an SDK
+    package, build the C# samples from both: ci/checks/csharp_apps.py)."""
+    from ci.checks import csharp_apps  # it builds on this module's app set
+
     out = out.resolve()
+    dotnet = dotnet or csharp_apps.default_dotnet()  # $DOTNET or PATH, unless the fork's is given
     apps_dir = apps_dir or source_tree("reference") / "apps"
     described = _describe(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
     stamp = out / cache.STAMP
-    key = cache.digest({**sources, "package": package}, [CFLAGS, platform.rid, platform.toolchain.identity()])
+    key = cache.digest({**sources, "package": package, **csharp_apps.inputs()},
+                       [CFLAGS, platform.rid, platform.toolchain.identity(), str(dotnet)])
     if cache.is_fresh(stamp, key, [out / APP_SET]):
         return read_app_set(out), False
 
@@ -76,15 +82,19 @@ def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | No
     if runtime.rid != platform.rid:
         raise InputError(package, f"is a {runtime.rid} package, not {platform.rid}")
     apps: list[App] = []
-    for name, spec in sorted(described["plugins"].items()):
+    # The C apps are written against the reference runtime's C header; a fork package ships none.
+    c_apps = described if runtime.manifest["include"] else {"plugins": {}, "apps": {}}
+    for name, spec in sorted(c_apps["plugins"].items()):
         target = out / "bin" / "plugins" / platform.plugin_name(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, True, spec.get("defines", {}), apps_dir)
         apps.append(App(name, "plugin", target.relative_to(out).as_posix()))
-    for name, spec in sorted(described["apps"].items()):
+    for name, spec in sorted(c_apps["apps"].items()):
         target = out / "bin" / f"{name}{platform.exe_suffix}"
         _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, False, spec.get("defines", {}), apps_dir)
         apps.append(App(name, "exe", target.relative_to(out).as_posix(), tuple(spec.get("plugins", ()))))
+    for name, exe in csharp_apps.build_csharp_apps(platform, runtime, package, out, dotnet):
+        apps.append(App(name, "exe", exe.relative_to(out).as_posix()))
     app_set = AppSet(out, platform.rid, runtime, tuple(apps))
     _write_app_set(app_set)
     cache.mark_fresh(stamp, key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ci.cli import options
@@ -52,6 +53,57 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _github_output(path: str | None, values: dict[str, str]) -> None:
+    """Append name=value lines (a heredoc for multi-line values) to $GITHUB_OUTPUT."""
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as out:
+        for name, value in values.items():
+            out.write(f"{name}<<RUNTIME_BASE_CI_EOF\n{value}\nRUNTIME_BASE_CI_EOF\n" if "\n" in value else f"{name}={value}\n")
+
+
+def cmd_fork_check(args: argparse.Namespace) -> int:
+    """Whether the fork can be built for the rid: a status, never a failure (Linux waits for its split)."""
+    from ci import platforms
+    from ci.runtime.fork.checkout import linux_split
+
+    checkout = _checkout(args)
+    platform = platforms.get_platform(args.platform or platforms.host_rid())
+    if platform.os == "linux":
+        split = linux_split(checkout, platform)
+        ready, status = split.ready, (f"ready: {split.reason}" if split.ready
+                                      else f"blocked: the fork has no Linux split yet ({split.reason})")
+    else:
+        ready, status = True, f"ready: {platform.rid} builds from the fork as it is"
+    console.print(f"{platform.rid}: {status}", markup=False, highlight=False, soft_wrap=True)
+    _github_output(args.github_output, {"ready": str(ready).lower(), "status": status})
+    return 0
+
+
+def cmd_fork_cache(args: argparse.Namespace) -> int:
+    """The fork build's cache key and what to cache under it, for a CI cache step."""
+    from ci import platforms
+    from ci.runtime.fork import driver
+    from ci.runtime.fork.link import cache_paths
+
+    checkout = _checkout(args)
+    platform = platforms.get_platform(args.platform or platforms.host_rid())
+    request = driver.BuildRequest(checkout, platform, args.configuration, args.libraries_configuration)
+    key = f"fork-build-{request.label}-{driver.cache_key(request)}"
+    base = Path(args.relative_to).resolve() if args.relative_to else None
+    paths = [Path(os.path.relpath(p, base)).as_posix() if base else str(p) for p in cache_paths(request)]
+    console.print(f"key: {key}", markup=False, highlight=False)
+    for path in paths:
+        console.print(f"  {path}", markup=False, highlight=False, soft_wrap=True)
+    _github_output(args.github_output, {"key": key, "paths": "\n".join(paths)})
+    return 0
+
+
+def _github_output_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--github-output", metavar="FILE", default=os.environ.get("GITHUB_OUTPUT") or None,
+                   help=f"also write {what} there (default: $GITHUB_OUTPUT)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="write the fork's ILC and linker response files and print every command (dry run)",
                        description="A dry run of the fork's build and link: response files and commands, nothing run.")
@@ -61,3 +113,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.fork_tools(p)
     p.add_argument("--out", metavar="DIR", help="where the response files go (default: build/<rid>/plan)")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("fork-check", help="is the fork ready to build for a rid? (Linux: its split) a status, exit 0",
+                       description="Check the fork checkout for a rid; on Linux, whether the outplace bootstrapper "
+                                   "compiles (the Linux split). Prints 'ready: ...' or 'blocked: ...'.")
+    options.runtime_repo(p)
+    options.platform(p)
+    _github_output_option(p, "ready=true|false and status=...")
+    p.set_defaults(func=cmd_fork_check)
+
+    p = sub.add_parser("fork-cache", help="the fork build's cache key and the paths to cache under it",
+                       description="Print the fork build's cache key (commit, changes, rid, configurations) and "
+                                   "the folders of ILC/link inputs that let a rerun skip the build.")
+    options.runtime_repo(p)
+    options.platform(p)
+    options.configurations(p)
+    p.add_argument("--relative-to", metavar="DIR", help="print paths relative to DIR (the CI workspace)")
+    _github_output_option(p, "key=... and paths=...")
+    p.set_defaults(func=cmd_fork_cache)

@@ -30,6 +30,7 @@ class Package:
     symbols: Path
     manifest: Path  # a copy of the archive's manifest.json beside it in dist/
     rebuilt: bool
+    sdk: Path | None = None  # fork builds: the SDK archive C# apps are built from (ci/redist/sdk.py)
 
 
 def archive_stem(version: str, rid: str) -> str:
@@ -101,23 +102,31 @@ def _layout(platform: Platform) -> dict[str, str]:
 
 
 def package(build_dir: Path, dist: Path) -> Package:
+    from ci.redist import sdk  # it reads archives with unpack.py, which imports this module
+
     build = BuildOutput.read(build_dir)
     platform = get_platform(build.rid)
     epoch = source_date_epoch(build)
     stem = archive_stem(build.version, build.rid)
     suffix = platform.archive_suffix
-    result = Package(dist / f"{stem}{suffix}", dist / f"{stem}-symbols{suffix}", dist / f"{stem}.{MANIFEST}", True)
+    sdk_files = sdk.staged(build_dir)
+    sdk_archive = dist / f"{sdk.sdk_stem(build.version, build.rid)}{suffix}" if sdk_files else None
+    result = Package(dist / f"{stem}{suffix}", dist / f"{stem}-symbols{suffix}", dist / f"{stem}.{MANIFEST}", True,
+                     sdk_archive)
 
     dist.mkdir(parents=True, exist_ok=True)
     stamp = dist / f".{stem}.inputs"
     inputs = {f: build_dir / f for f in (*build.files(), *build.debug, BUILD_INFO)}
     inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
+    inputs.update({f"sdk/{name}": path for name, path in sdk_files.items()})
     key = cache.digest(inputs, epoch)
-    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest]):
-        return Package(result.archive, result.symbols, result.manifest, rebuilt=False)
+    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest, *filter(None, [sdk_archive])]):
+        return Package(result.archive, result.symbols, result.manifest, False, sdk_archive)
 
     files, symbols = _placed(build, _layout(platform))
     manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name)
+    if sdk_files:
+        manifest["sdk"] = sdk.write_sdk(dist, build, sdk_files, epoch, suffix)[1]
     staging = dist / f".{stem}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -137,7 +146,7 @@ def package(build_dir: Path, dist: Path) -> Package:
 def find_package(dist: Path, platform: Platform) -> Path:
     """The one package for `platform` in `dist` (e.g. downloaded from another job), checked against SHA256SUMS."""
     suffix = platform.archive_suffix
-    found = sorted(p for p in dist.glob(f"runtime-base-*-{platform.rid}{suffix}"))
+    found = sorted(p for p in dist.glob(f"runtime-base-*-{platform.rid}{suffix}") if not p.name.startswith("runtime-base-sdk-"))
     if len(found) != 1:
         raise InputError(dist, f"expected one runtime-base-<version>-{platform.rid}{suffix}, found {len(found)}")
     expected = read_sums(dist / SUMS).get(found[0].name)

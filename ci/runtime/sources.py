@@ -12,7 +12,8 @@ from ci.platforms import Platform
 from ci.runtime import reference
 from ci.runtime.fork.checkout import check_checkout
 from ci.runtime.fork.link import ForkOptions, build_runtime_base
-from ci.runtime.output import BuildOutput, Source
+from ci.runtime.fork.layout import ForkLayout
+from ci.runtime.output import DEFAULT_CONFIGURATION, BuildOutput, Source
 
 ENV_VAR = "RUNTIME_REPO"
 
@@ -26,6 +27,10 @@ class ReferenceSource:
 
     def build(self, platform: Platform, out: Path, configuration: str) -> tuple[BuildOutput, bool]:
         return reference.build_reference_runtime(platform, out, configuration)
+
+    def dotnet(self, platform: Platform) -> Path | None:
+        """The reference runtime has no SDK package, so no C# apps: no `dotnet` needed."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class ForkSource:
 
     def build(self, platform: Platform, out: Path, configuration: str) -> tuple[BuildOutput, bool]:
         return build_runtime_base(self.checkout, platform, out, configuration, self.options)
+
+    def dotnet(self, platform: Platform) -> Path | None:
+        """The .NET SDK the fork's build downloaded: it compiles the C# samples' IL."""
+        return ForkLayout(self.checkout, platform, DEFAULT_CONFIGURATION).dotnet
 
 
 def runtime_source(repo: str | Path | None = None, env: Mapping[str, str] = os.environ,

@@ -9,6 +9,7 @@ using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO;
+using System.Reflection;
 using System.Text;
 
 namespace RuntimeBase.Samples;
@@ -39,7 +40,7 @@ internal sealed class AppReport
         Add("pid", Environment.ProcessId);
         Add("instance", runtime.BaseAddress.ToInt64().ToString("x16", CultureInfo.InvariantCulture));
         Add("runtime_path", runtime.FileName);
-        Add("version", Environment.Version.ToString());
+        Add("version", PackageVersion() ?? Environment.Version.ToString());
     }
 
     public AppReport Add(string key, string value)
@@ -80,6 +81,17 @@ internal sealed class AppReport
     {
         Console.Error.WriteLine($"{_name}: {message}");
         Environment.Exit(code);
+    }
+
+    /// <summary>The runtime package's version the app was built against (Directory.Build.props).</summary>
+    private static string? PackageVersion()
+    {
+        foreach (AssemblyMetadataAttribute metadata in typeof(AppReport).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>())
+        {
+            if (metadata.Key == "RuntimeBaseVersion")
+                return metadata.Value;
+        }
+        return null;
     }
 
     private static ProcessModule? RuntimeModule()

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -25,14 +26,13 @@ from ci.cli import main as cli_main
 from ci import platforms
 from ci.core.errors import CiError
 from ci.redist.package import package
-from ci.runtime import sources
-from ci.runtime.fork import checkout as fork_checkout, link as fork_link
+from ci.runtime.fork import link as fork_link
 from ci.runtime.fork import driver as fork_build
 from ci.runtime.fork.layout import ForkLayout
 from ci.runtime.output import BuildOutput
 from tests.conftest import REPO
 from tests.fixtures.fake_fork import (
-    OUTPLACE_WINDOWS_ONLY,
+    MAIN_CPP_SPLIT,
     make_fake_windows,
     make_fork,
     products_file,
@@ -46,7 +46,9 @@ LINUX_X64 = platforms.get_platform("linux-x64")
 BANNER = "stand-in for the fork's build.sh"
 @pytest.fixture
 def checkout(tmp_path) -> Path:
-    return make_fork(tmp_path / "fork")
+    """The fixture fork with DLL_IMPORT defined for Linux: the real fork has no Linux split yet,
+    so a Linux build from it stops at the check (test_the_linux_leg_stops_before_the_build...)."""
+    return make_fork(tmp_path / "fork", MAIN_CPP_SPLIT)
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ def test_the_build_goes_to_a_log_with_progress(checkout, stand_in, tmp_path):
     cmd = fork_build.command(fork_build.BuildRequest(checkout, LINUX_X64))
     fork_build.run_logged(cmd, log, watch=lambda n, elapsed, last: seen.append((n, last)))
     lines = log.read_text().splitlines()
-    assert lines[0] == f"{BANNER}: -s clr.aot+libs -rc Debug -lc Release -a x64 -os linux"
+    assert lines[0] == f"{BANNER}: -s clr.aot+libs -rc Release -lc Release -a x64 -os linux -bl"
     assert seen[-1] == (2, "stand-in done") and runs(stand_in) == [lines[0].split(": ", 1)[1]]
 
 
@@ -141,7 +143,7 @@ def test_ctrl_c_kills_the_whole_process_group_and_exits_130(checkout, stand_in, 
     driver.send_signal(signal.SIGINT)
     _, stderr = driver.communicate(timeout=60)
     assert driver.returncode == 130, stderr
-    log = checkout / fork_build.STATE_DIR / "build-linux-x64-Debug-Release.log"
+    log = checkout / fork_build.STATE_DIR / "build-linux-x64-Release-Release.log"
     assert stderr.splitlines() == [f"error: interrupted: killed the fork build's process group (log: {log})"]
     assert_gone(pids)
 
@@ -167,10 +169,13 @@ def test_an_unchanged_checkout_is_not_rebuilt(checkout, stand_in, monkeypatch):
 # --- after the build: link, split, build output, package ------------------------------------
 
 
-def stand_in_products(checkout: Path, out: Path, monkeypatch, tmp_path: Path) -> None:
-    """Tell the stand-in to make every file the Runtime.Base link needs."""
-    part = linkplan.make_plan(ForkLayout(checkout, LINUX_X64, "Debug"), linkplan.linux_tools(LINUX_X64), out).runtime
-    monkeypatch.setenv("STAND_IN_PRODUCTS", str(products_file(tmp_path / "products.json", part.inputs)))
+def stand_in_products(checkout: Path, out: Path, monkeypatch, tmp_path: Path, configuration: str = "Debug") -> None:
+    """Tell the stand-in to make every file the Runtime.Base link and the C# apps need."""
+    layout = ForkLayout(checkout, LINUX_X64, configuration)
+    plan = linkplan.make_plan(layout, linkplan.linux_tools(LINUX_X64), out, linkplan.sample_names())
+    products = [*dict.fromkeys(i for part in plan.parts for i in part.inputs), *linkplan.sdk_files(layout).values()]
+    monkeypatch.setenv("STAND_IN_PRODUCTS", str(products_file(tmp_path / "products.json", products,
+                                                              folders=[layout.framework.path])))
 
 
 def test_linux_x64_from_the_fork_to_a_package(checkout, stand_in, tmp_path, monkeypatch):
@@ -198,17 +203,18 @@ def test_missing_outputs_after_the_build_name_their_build_step(checkout, stand_i
     code = ci_main(monkeypatch, "build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
     error = capsys.readouterr().err
     assert code == 2 and len(error.splitlines()) == 1 and len(runs(stand_in)) == 1
-    assert "artifacts/bin/coreclr/linux.x64.Debug/ilc-published/ilc missing: built by subset clr.aot (clr.tools)" in error
+    assert "artifacts/bin/coreclr/linux.x64.Release/ilc-published/ilc missing: built by subset clr.aot (clr.tools)" in error
     assert "libaotminipal.a missing: built by subset clr.aot (clr.nativeaotruntime)" in error
 
 
 def test_the_linux_leg_stops_before_the_build_when_the_split_is_missing(tmp_path, stand_in, monkeypatch, capsys):
-    checkout = make_fork(tmp_path / "fork", OUTPLACE_WINDOWS_ONLY)
+    checkout = make_fork(tmp_path / "fork")  # the fork as it is
     code = ci_main(monkeypatch, "build", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "out")
     error = capsys.readouterr().err
     assert code == 1 and runs(stand_in) == []
     assert error.startswith("error: linux-x64: the fork has no Linux split yet, so nothing was built: ")
-    assert "declared with DLL_IMPORT, which is defined only for Windows" in error
+    assert "main.cpp:" in error and "declares InitializeRuntimeBase with DLL_IMPORT, which is undefined for non-Windows" in error
+    assert len(error.splitlines()) == 1
 
 
 # --- plan: a dry run ------------------------------------------------------------------------
@@ -220,23 +226,85 @@ def test_plan_writes_response_files_and_prints_every_command_without_running_any
     assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", out) == 0
     printed = capsys.readouterr().out
     assert runs(stand_in) == [] and not (out / "lib").exists()
-    assert f"{checkout / 'build.sh'} -s clr.aot+libs -rc Debug -lc Release -a x64 -os linux" in printed
+    assert f"{checkout / 'build.sh'} -s clr.aot+libs -rc Release -lc Release -a x64 -os linux -bl" in printed
     for name in ("Runtime.Base", *linkplan.sample_names()):
         assert (out / "rsp" / f"{name}.ilc.rsp").is_file() and (out / "rsp" / f"{name}.link.rsp").is_file()
         assert f"@{out / 'rsp' / name}.link.rsp" in printed
     assert "not built yet: " in printed and "missing: built by subset" in printed
 
 
-def test_plan_for_windows_with_discovery_pointed_at_a_fake_tree(checkout, stand_in, tmp_path, monkeypatch, capsys):
-    if "win-x64" not in platforms.PLATFORMS:
-        monkeypatch.setitem(platforms.PLATFORMS, "win-x64", windows())
+@pytest.mark.parametrize("rid", ["win-x64", "win-arm64"])
+def test_plan_accepts_the_fork_as_it_is_for_windows(rid, stand_in, tmp_path, monkeypatch, capsys):
+    checkout = make_fork(tmp_path / "fork")  # the real fork's layout: main.cpp, no Linux split
     fake = make_fake_windows(tmp_path / "windows")
     out = tmp_path / "plan"
-    assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "win-x64", "--out", out,
+    assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", rid, "--out", out,
                    "--vswhere", fake["vswhere"], "--windows-kits", fake["kits"]) == 0
     printed = capsys.readouterr().out
-    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Debug -lc Release -a x64 -os windows" in printed
-    link = fake["vs"] / "VC/Tools/MSVC/14.41.34120/bin/Hostx64/x64/link.exe"
+    arch = rid.split("-")[1]
+    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Release -lc Release -a {arch} -os windows -bl" in printed
+    link = fake["vs"] / f"VC/Tools/MSVC/14.41.34120/bin/Host{arch}/{arch}/link.exe"
     assert f"'{link}' @{out / 'rsp' / 'Runtime.Base'}.link.rsp" in printed  # quoted: the path has spaces
     assert sorted(p.name for p in (out / "rsp").iterdir()) == sorted(
         ["Runtime.Base.def"] + [f"{n}.{t}.rsp" for n in ("Runtime.Base", *linkplan.sample_names()) for t in ("ilc", "link")])
+    app_link = (out / "rsp" / "hello.link.rsp").read_text().splitlines()
+    assert any(line.endswith("bootstrapperoutplace.obj") for line in app_link)
+
+
+def test_plan_refuses_linux_with_one_line_naming_main_cpp_and_dll_import(stand_in, tmp_path, monkeypatch, capsys):
+    checkout = make_fork(tmp_path / "fork")
+    code = ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", "linux-x64", "--out", tmp_path / "plan")
+    captured = capsys.readouterr()
+    assert code == 1 and not (tmp_path / "plan").exists()
+    assert len(captured.err.splitlines()) == 1
+    assert captured.err.startswith("error: linux-x64: the fork has no Linux split yet, so nothing was built: "
+                                   "src/coreclr/nativeaot/Bootstrap/main.cpp:")
+    assert "with DLL_IMPORT, which is undefined for non-Windows targets" in captured.err
+    assert "fix: define DLL_IMPORT for non-Windows targets too, e.g. in the #else branch at main.cpp:" in captured.err
+
+
+# --- the CI cache: what fork.yml restores lets an unchanged commit skip the build ------------
+
+
+def test_the_cached_paths_alone_let_a_fresh_clone_skip_the_build(checkout, stand_in, tmp_path, monkeypatch, capsys):
+    stand_in_products(checkout, tmp_path / "unused", monkeypatch, tmp_path, configuration="Release")
+    request = fork_build.BuildRequest(checkout, LINUX_X64)
+    assert fork_build.run_fork_build(request) and len(runs(stand_in)) == 1
+    github_output = tmp_path / "github_output"
+    assert ci_main(monkeypatch, "fork-cache", "--runtime-repo", checkout, "--platform", "linux-x64",
+                   "--relative-to", checkout.parent, "--github-output", github_output) == 0
+    text = github_output.read_text()
+    key = text.split("key=", 1)[1].splitlines()[0]
+    assert key == f"fork-build-linux-x64-Release-Release-{fork_build.cache_key(request)}"
+    paths = text.split("paths<<RUNTIME_BASE_CI_EOF\n", 1)[1].split("\nRUNTIME_BASE_CI_EOF", 1)[0].splitlines()
+    assert paths and all(p.startswith(f"{checkout.name}/artifacts/") for p in paths)  # build outputs only
+    # A fresh clone of the same commit, with only the cached paths restored (as actions/cache does).
+    clone = tmp_path / "clone" / checkout.name
+    subprocess.run(["git", "clone", "-q", str(checkout), str(clone)], check=True)
+    for rel in paths:
+        source, target = checkout.parent / rel, clone.parent / rel
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    # The clone's stand-in files are committed, so its tree is the same commit with no changes.
+    cloned = fork_build.BuildRequest(clone, LINUX_X64)
+    assert fork_build.cache_key(cloned) == fork_build.cache_key(request)
+    plan = linkplan.make_plan(ForkLayout(clone, LINUX_X64, "Release"), linkplan.linux_tools(LINUX_X64), tmp_path / "o")
+    products = [p.path for p in (*plan.runtime.inputs, *linkplan.sdk_files(ForkLayout(clone, LINUX_X64, "Release")).values())]
+    assert not fork_build.run_fork_build(cloned, products) and len(runs(stand_in)) == 1  # skipped
+
+
+def test_fork_check_is_a_status_line_not_a_failure(tmp_path, monkeypatch, capsys):
+    as_is, split = make_fork(tmp_path / "as-is"), make_fork(tmp_path / "split", MAIN_CPP_SPLIT)
+    github_output = tmp_path / "github_output"
+    assert ci_main(monkeypatch, "fork-check", "--runtime-repo", as_is, "--platform", "linux-x64",
+                   "--github-output", github_output) == 0
+    printed = capsys.readouterr().out.replace("\n", "")
+    assert printed.startswith("linux-x64: blocked: the fork has no Linux split yet (src/coreclr/nativeaot/Bootstrap/main.cpp:")
+    assert "ready=false\nstatus=blocked: " in github_output.read_text()
+    assert ci_main(monkeypatch, "fork-check", "--runtime-repo", split, "--platform", "linux-x64") == 0
+    assert capsys.readouterr().out.startswith("linux-x64: ready: ")
+    assert ci_main(monkeypatch, "fork-check", "--runtime-repo", as_is, "--platform", "win-arm64") == 0
+    assert capsys.readouterr().out.startswith("win-arm64: ready: ")

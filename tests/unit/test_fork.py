@@ -15,9 +15,11 @@ from ci.runtime.fork import driver as fork_build
 from ci.runtime.fork import layout as fork_layout
 from ci.runtime.fork.layout import BOOTSTRAP_DIR, ForkLayout
 from ci.runtime.output import BuildOutput
+from ci.runtime.fork import cmake
 from tests.fixtures.fake_fork import (
-    OUTPLACE_SPLIT,
-    OUTPLACE_WINDOWS_ONLY,
+    FORK_COMMIT,
+    MAIN_CPP,
+    MAIN_CPP_SPLIT,
     git,
     make_fork,
     touch,
@@ -40,7 +42,7 @@ def test_a_checkout_that_is_not_the_fork_gets_one_error_listing_every_missing_pi
         fork_checkout.check_checkout(tmp_path)
     message = str(caught.value)
     assert message.startswith(f"{tmp_path}: not a checkout of the split-runtime fork: missing ")
-    for piece in (*fork_layout.SOURCES, f"{BOOTSTRAP_DIR}/*runtimebase*", f"{BOOTSTRAP_DIR}/*outplace*"):
+    for piece in (*fork_layout.SOURCES, f"{BOOTSTRAP_DIR}/CMakeLists.txt (the bootstrappers' CMake projects)"):
         assert piece in message
     assert "\n" not in message
 
@@ -52,11 +54,45 @@ def test_one_missing_piece_is_named_alone(checkout):
         fork_checkout.check_checkout(checkout)
 
 
-def test_bootstrappers_are_found_by_folder_name_too(checkout):
-    source = checkout / BOOTSTRAP_DIR / "baseoutplace.cpp"
-    touch(source.parent / "outplace" / "main.cpp", source.read_text())
-    source.unlink()
+def test_the_real_layout_is_accepted_though_no_file_is_named_outplace(checkout):
+    assert not list((checkout / BOOTSTRAP_DIR).rglob("*outplace*.c*"))
     assert fork_checkout.check_checkout(checkout) == checkout
+    outplace = fork_layout.bootstrapper(checkout, "outplace")
+    assert outplace.name == "bootstrapperoutplace"
+    assert outplace.sources == (checkout / BOOTSTRAP_DIR / "main.cpp",)
+    assert outplace.defines == ("NATIVEAOT_CONSUME_OUTPLACE",)
+    runtimebase = fork_layout.bootstrapper(checkout, "runtimebase")
+    assert runtimebase.sources == (checkout / BOOTSTRAP_DIR / "runtimebase.cpp",) and runtimebase.defines == ()
+
+
+def test_bootstrappers_are_found_through_cmake_not_file_names(checkout):
+    # Renaming the folder is fine when Bootstrap/CMakeLists.txt follows; the project name is what counts.
+    (checkout / BOOTSTRAP_DIR / "baseoutplace").rename(checkout / BOOTSTRAP_DIR / "apphost")
+    cmake_lists = checkout / BOOTSTRAP_DIR / "CMakeLists.txt"
+    with pytest.raises(InputError, match=r"missing a subdirectory of .*CMakeLists.txt with project\(bootstrapperoutplace\)"):
+        fork_checkout.check_checkout(checkout)
+    cmake_lists.write_text(cmake_lists.read_text().replace("add_subdirectory(baseoutplace)", "add_subdirectory(apphost)"))
+    assert fork_layout.bootstrapper(checkout, "outplace").cmake == checkout / BOOTSTRAP_DIR / "apphost/CMakeLists.txt"
+
+
+def test_a_source_the_cmake_project_names_must_exist(checkout):
+    (checkout / BOOTSTRAP_DIR / "main.cpp").unlink()
+    with pytest.raises(InputError, match=rf"missing {BOOTSTRAP_DIR}/main.cpp \(compiled by {BOOTSTRAP_DIR}/baseoutplace/CMakeLists.txt\)$"):
+        fork_checkout.check_checkout(checkout)
+
+
+def test_cmake_conditions_and_variables_are_read(tmp_path):
+    lists = touch(tmp_path / "CMakeLists.txt", "# add_subdirectory(commented)\nadd_subdirectory(a)\n"
+                  "if (CLR_CMAKE_TARGET_WIN32)\n  add_subdirectory(\"b\")\nendif()\n")
+    assert [(s.name, s.condition) for s in cmake.subdirectories(lists)] == [("a", ""), ("b", "CLR_CMAKE_TARGET_WIN32")]
+    sub = touch(tmp_path / "b" / "CMakeLists.txt", "project(p)\nset(SRC ../x.cpp ../y.cpp)\n"
+                "add_definitions(-DONE -DTWO=2)\nadd_compile_definitions(THREE)\nadd_library(p OBJECT ${SRC})\n")
+    proj = cmake.project(sub)
+    assert proj.sources == (tmp_path / "x.cpp", tmp_path / "y.cpp") and proj.defines == ("ONE", "TWO=2", "THREE")
+    with pytest.raises(InputError, match="no project"):
+        cmake.project(touch(tmp_path / "c" / "CMakeLists.txt", "set(A b)\n"))
+    with pytest.raises(InputError, match="line 1: unbalanced parentheses"):
+        cmake.commands(touch(tmp_path / "d" / "CMakeLists.txt", "project(p\n"))
 
 
 def test_the_reference_runtime_stays_the_default(checkout):
@@ -69,63 +105,80 @@ def test_the_reference_runtime_stays_the_default(checkout):
         sources.runtime_source(None, env={sources.ENV_VAR: "/nonexistent"})
 
 
-# --- the Linux split ------------------------------------------------------------------------
+# --- the Linux split: the real compiler decides ----------------------------------------------
 
 
-def split_with(tmp_path: Path, outplace: str, **more: str) -> fork_checkout.LinuxSplit:
-    for rel, text in {"baseoutplace.cpp": outplace, **more}.items():
-        touch(tmp_path / BOOTSTRAP_DIR / rel, text)
-    return fork_checkout.linux_split(tmp_path)
+def line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
-def test_dll_import_defined_only_for_windows_is_not_a_linux_split(tmp_path):
-    split = split_with(tmp_path, OUTPLACE_WINDOWS_ONLY)
-    assert not split.ready
-    assert split.reason == (f"{BOOTSTRAP_DIR}/baseoutplace.cpp:8: InitializeRuntimeBase is declared with DLL_IMPORT, "
-                            f"which is defined only for Windows or other non-Linux conditions ({BOOTSTRAP_DIR}/baseoutplace.cpp:5)")
+@pytest.mark.parametrize("rid", ["linux-x64", "linux-arm64"])
+def test_the_fork_as_it_is_has_no_linux_split_and_the_reason_is_one_line(checkout, rid):
+    split = fork_checkout.linux_split(checkout, platforms.get_platform(rid))
+    declared = line_of(MAIN_CPP, "DLL_IMPORT int InitializeRuntimeBase")
+    defined = line_of(MAIN_CPP, "#define DLL_IMPORT")
+    assert not split.ready and "\n" not in split.reason
+    assert split.reason == (
+        f"{BOOTSTRAP_DIR}/main.cpp:{declared} declares InitializeRuntimeBase with DLL_IMPORT, which is undefined "
+        f"for non-Windows targets (defined only under the Windows branch at main.cpp:{defined}, its #else branch "
+        f"defines only DLL_EXPORT); fix: define DLL_IMPORT for non-Windows targets too, e.g. in the #else branch "
+        f"at main.cpp:{defined + 1}")
 
 
-@pytest.mark.parametrize("definition", [
-    "#ifdef TARGET_WINDOWS\n#define DLL_IMPORT __declspec(dllimport)\n#else\n#define DLL_IMPORT\n#endif\n",
-    "#if defined(_WIN32)\n#define DLL_IMPORT __declspec(dllimport)\n#elif defined(__linux__)\n#define DLL_IMPORT\n#endif\n",
-    "#ifndef TARGET_WINDOWS\n#define DLL_IMPORT __attribute__((visibility(\"default\")))\n#endif\n",
-    "#define DLL_IMPORT __attribute__((visibility(\"default\")))\n",
-    "#if !defined(HOST_WINDOWS) && \\\n    TARGET_UNIX\n#  define DLL_IMPORT\n#endif\n",
-])
-def test_a_non_windows_definition_is_a_linux_split(tmp_path, definition):
-    split = split_with(tmp_path, definition + 'extern "C" DLL_IMPORT void* InitializeRuntimeBase();\n')
+def test_gcc_as_the_oracle_gives_the_same_line(checkout):
+    by_clang = fork_checkout.linux_split(checkout, LINUX_X64)
+    gcc = fork_checkout.Compiler(("x86_64-linux-gnu-g++",), "gcc")
+    assert fork_checkout.linux_split(checkout, LINUX_X64, compiler=gcc) == by_clang
+
+
+def test_a_macro_no_target_defines_is_said_so(checkout):
+    main = checkout / BOOTSTRAP_DIR / "main.cpp"
+    main.write_text(MAIN_CPP.replace("DLL_IMPORT int InitializeRuntimeBase", "RB_IMPORT int InitializeRuntimeBase"))
+    reason = fork_checkout.linux_split(checkout, LINUX_X64).reason
+    assert reason.endswith("declares InitializeRuntimeBase with RB_IMPORT, which no target defines; fix: define RB_IMPORT")
+
+
+def test_with_dll_import_defined_for_linux_the_split_is_ready(tmp_path):
+    split = fork_checkout.linux_split(make_fork(tmp_path / "fork", MAIN_CPP_SPLIT), LINUX_X64)
     assert split.ready, split.reason
+    assert split.reason.startswith(f"{BOOTSTRAP_DIR}/main.cpp (project bootstrapperoutplace, "
+                                   "-DNATIVEAOT_CONSUME_OUTPLACE) compiles for linux-x64")
 
 
-def test_a_definition_in_a_shared_header_counts_and_one_in_another_cpp_does_not(tmp_path):
-    declaration = '#include "bootstrap.h"\nextern "C"\nDLL_IMPORT\nvoid* InitializeRuntimeBase(void);\n'
-    header = ("#ifndef BOOTSTRAP_H\n#define BOOTSTRAP_H\n#ifdef _WIN32\n#define DLL_IMPORT __declspec(dllimport)\n"
-              "#else\n#define DLL_IMPORT\n#endif\n#endif\n")
-    assert split_with(tmp_path / "a", declaration, **{"bootstrap.h": header}).ready
-    assert not split_with(tmp_path / "b", declaration, **{"other.cpp": header}).ready
+def test_the_outplace_define_is_what_brings_the_declaration_in(checkout):
+    # Without the define the CMake project adds, main.cpp compiles for Linux: the check must use it.
+    lists = checkout / BOOTSTRAP_DIR / "baseoutplace" / "CMakeLists.txt"
+    lists.write_text(lists.read_text().replace("add_definitions(-DNATIVEAOT_CONSUME_OUTPLACE)", ""))
+    assert fork_checkout.linux_split(checkout, LINUX_X64).ready
 
 
-@pytest.mark.parametrize("source, reason", [
-    ("#ifdef _WIN32\nextern \"C\" __declspec(dllimport) void* InitializeRuntimeBase();\n#endif\n",
-     "declared only for Windows"),
-    ("extern \"C\" __declspec(dllimport) void* InitializeRuntimeBase();\n", "declared with __declspec"),
-    ("extern \"C\" RB_IMPORT void* InitializeRuntimeBase();\n", "RB_IMPORT, which is not defined under"),
-    ("int main() { return InitializeRuntimeBase() != 0; }\n", "no declaration of InitializeRuntimeBase"),
-    ("#ifdef FEATURE_SPLIT\n#define DLL_IMPORT\n#endif\nextern \"C\" DLL_IMPORT void* InitializeRuntimeBase();\n",
-     "defined only for Windows"),  # a condition it cannot know to hold on Linux is not assumed to
-    (("/*\n#define DLL_IMPORT\n*/\n#ifdef TARGET_WINDOWS\n#define DLL_IMPORT __declspec(dllimport)\n#endif\n"
-      "extern \"C\" DLL_IMPORT void* InitializeRuntimeBase(); // #define DLL_IMPORT\n"), "defined only for Windows"),
-])
-def test_what_is_not_a_linux_split_is_explained(tmp_path, source, reason):
-    split = split_with(tmp_path, source)
-    assert not split.ready and reason in split.reason, split.reason
+def test_another_compile_error_is_reported_as_the_compiler_says(checkout):
+    main = checkout / BOOTSTRAP_DIR / "main.cpp"
+    main.write_text(MAIN_CPP_SPLIT.replace("return 0;\n}", "return undeclared_thing;\n}"))
+    split = fork_checkout.linux_split(checkout, LINUX_X64)
+    line = line_of(main.read_text(), "undeclared_thing")
+    assert not split.ready
+    assert split.reason.startswith(f"{BOOTSTRAP_DIR}/main.cpp:{line} does not compile for linux-x64 with the "
+                                   "bootstrapperoutplace defines (")
+    assert "undeclared_thing" in split.reason
 
 
-def test_the_linux_leg_fails_before_building(tmp_path):
-    checkout = make_fork(tmp_path / "fork", OUTPLACE_WINDOWS_ONLY)
-    with pytest.raises(CiError, match=r"^linux-x64: the fork has no Linux split yet, so nothing was built: .*DLL_IMPORT"):
+def test_without_a_compiler_it_says_so(checkout):
+    with pytest.raises(CiError, match="linux-x64: no clang .* to check the fork's bootstrapper"):
+        fork_checkout.find_compiler(LINUX_X64, which=lambda name: None)
+
+
+def test_the_linux_leg_fails_before_building(checkout, tmp_path):
+    with pytest.raises(CiError, match=r"^linux-x64: the fork has no Linux split yet, so nothing was built: "
+                                      r".*main.cpp:\d+ declares InitializeRuntimeBase with DLL_IMPORT"):
         fork_link.build_runtime_base(checkout, LINUX_X64, tmp_path / "out", "Debug")
     assert not (checkout / fork_build.STATE_DIR).exists() and not (tmp_path / "out").exists()
+
+
+def test_the_facts_name_the_fork_commit_they_were_read_at():
+    assert len(fork_layout.FORK_COMMIT) == 40
+    assert fork_layout.FACTS["bootstrap"]["commit"] == fork_layout.FORK_COMMIT == FORK_COMMIT
+    assert fork_layout.BOOTSTRAPPERS == {"runtimebase": "bootstrapperruntimebase", "outplace": "bootstrapperoutplace"}
 
 
 # --- layout ---------------------------------------------------------------------------------
@@ -168,7 +221,7 @@ def request(checkout: Path, platform=LINUX_X64, **kw) -> fork_build.BuildRequest
 def test_native_linux_build_command(checkout):
     cmd = fork_build.command(request(checkout, configuration="Release"), host="linux-x64")
     assert cmd.argv == (str(checkout / "build.sh"), "-s", "clr.aot+libs", "-rc", "Release", "-lc", "Release",
-                        "-a", "x64", "-os", "linux")
+                        "-a", "x64", "-os", "linux", "-bl")
     assert cmd.cwd == checkout and "ROOTFS_DIR" not in cmd.env
 
 
@@ -177,14 +230,14 @@ def test_linux_arm64_on_x64_is_a_cross_build_with_a_rootfs(checkout):
     with pytest.raises(CiError, match="cross build: set ROOTFS_DIR"):
         fork_build.command(request(checkout, arm64), host="linux-x64")
     cmd = fork_build.command(request(checkout, arm64, rootfs=Path("/crossrootfs/arm64")), host="linux-x64")
-    assert cmd.argv[-3:] == ("-os", "linux", "--cross") and cmd.env["ROOTFS_DIR"] == "/crossrootfs/arm64"
+    assert cmd.argv[-4:] == ("-os", "linux", "-bl", "--cross") and cmd.env["ROOTFS_DIR"] == "/crossrootfs/arm64"
 
 
 def test_windows_builds_on_windows_only(checkout):
     with pytest.raises(CiError, match="win-x64: the fork builds it on a win host only"):
         fork_build.command(request(checkout, windows()), host="linux-x64")
     cmd = fork_build.command(request(checkout, windows()), host="win-x64")
-    assert cmd.argv[:3] == ("cmd.exe", "/c", str(checkout / "build.cmd")) and cmd.argv[-2:] == ("-os", "windows")
+    assert cmd.argv[:3] == ("cmd.exe", "/c", str(checkout / "build.cmd")) and cmd.argv[-3:] == ("-os", "windows", "-bl")
 
 
 def test_unknown_configuration(checkout):
@@ -273,12 +326,6 @@ def test_ilc_exports_must_match_the_list(tmp_path):
 def test_version_needs_the_props(tmp_path):
     with pytest.raises(InputError, match="Versions.props: no MajorVersion"):
         fork_link.version(tmp_path, None)
-
-
-def test_split_sources_are_fine_with_both_bootstrappers(checkout):
-    assert fork_checkout.linux_split(checkout).ready
-    (checkout / BOOTSTRAP_DIR / "baseoutplace.cpp").write_text(OUTPLACE_SPLIT.replace("#else\n#define DLL_IMPORT\n", ""))
-    assert not fork_checkout.linux_split(checkout).ready
 
 
 def test_in_ci_progress_is_a_plain_line_a_minute(monkeypatch, capsys):

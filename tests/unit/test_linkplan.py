@@ -15,7 +15,7 @@ from ci.runtime import exports
 from ci.runtime.fork import linkplan
 from ci import platforms
 from ci.core.errors import CiError, InputError
-from ci.runtime.fork.layout import ForkLayout
+from ci.runtime.fork.layout import ForkLayout, SdkLayout
 from tests.fixtures.fake_fork import FILES, make_fake_windows, touch, windows
 
 HANDWRITTEN = json.loads((Path(__file__).parent.parent / "fixtures" / "fork_handwritten_win_x64.json").read_text())
@@ -68,7 +68,7 @@ def test_windows_runtime_base_has_the_forks_handwritten_arguments(checkout, fake
     expected_exports = [f"--export-dynamic-symbol:{e.name}{',DATA' if e.data else ''}" for e in exports.read_exports()]
     assert names(rsp(part, "ilc")) == names(HANDWRITTEN["runtime_base"]["ilc"] + expected_exports)
     assert names(rsp(part, "link")) == names(HANDWRITTEN["runtime_base"]["link"])
-    assert f"--directpinvokelist:{checkout}/src/coreclr/nativeaot/BuildIntegration/WindowsAPIs.txt" in rsp(part, "ilc")
+    assert f"--directpinvokelist:{checkout / 'src/coreclr/nativeaot/BuildIntegration/WindowsAPIs.txt'}" in rsp(part, "ilc")
 
 
 def test_libpaths_come_from_discovery_not_from_hard_coded_versions(checkout, fake_windows, tmp_path):
@@ -108,8 +108,7 @@ def test_the_def_file_comes_from_the_export_list(checkout, fake_windows, tmp_pat
 def test_windows_app_has_the_forks_handwritten_arguments(checkout, fake_windows, tmp_path):
     plan = win_plan(checkout, fake_windows, tmp_path / "out")
     app = plan.apps[0]
-    upstream = linkplan.load()["ilc"]["app"]["win"]  # --directpinvoke for the static native libraries
-    assert names(rsp(app, "ilc"), "hello") == names(HANDWRITTEN["app"]["ilc"] + upstream, "hello")
+    assert names(rsp(app, "ilc"), "hello") == names(HANDWRITTEN["app"]["ilc"], "hello")
     generated, handwritten = names(rsp(app, "link"), "hello"), names(HANDWRITTEN["app"]["link"], "hello")
     shared = Counter(["/OUT:hello.exe", "/NOLOGO", "/MANIFEST:NO", "/DEBUG", "/INCREMENTAL:NO", "/IGNORE:4104", "/CETCOMPAT"])
     assert generated == handwritten + shared
@@ -245,3 +244,20 @@ def test_the_shared_report_prints_the_common_keys():
     for key in ("app", "pid", "instance", "runtime_path", "version"):
         assert f'Add("{key}"' in report
     assert "Environment.ProcessId" in report and "--hold" in report
+
+
+@pytest.mark.parametrize("rid", ["win-x64", "win-arm64", "linux-x64", "linux-arm64"])
+def test_the_sdk_package_holds_exactly_what_an_app_plan_from_it_reads(rid, tmp_path):
+    """sdk_files (what the package stage puts in the SDK archive) and SdkLayout (where the apps
+    stage reads it back) agree: every input of an app part built from the SDK is in the package."""
+    platform = platforms.PLATFORMS.get(rid) or windows(rid.split("-")[1])
+    fork = ForkLayout(tmp_path / "fork", platform, "Release")
+    touch(fork.ilc.path, "ilc")
+    touch(fork.framework.path / "System.Runtime.dll", "ref")
+    packaged = set(linkplan.sdk_files(fork))
+    sdk = SdkLayout(tmp_path / "sdk", platform, "Release", dotnet_path=Path("dotnet"))
+    plan = linkplan.make_plan(sdk, linkplan.Toolset(linker="ld"), tmp_path / "out", ["hello"], runtime_dir=tmp_path / "rt")
+    read = {p.path.relative_to(sdk.checkout).as_posix() for p in plan.apps[0].inputs if p != sdk.framework}
+    assert read <= packaged and "framework/System.Runtime.dll" in packaged
+    assert {"tools/" + fork.ilc.path.name, "framework/System.Private.CoreLib.dll"} <= read
+    assert plan.apps[0].steps[0].argv[0] == "dotnet"

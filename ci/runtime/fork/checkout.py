@@ -1,16 +1,32 @@
-"""Whether a tree is the split-runtime fork, and whether the fork has its Linux split yet."""
+"""Whether a tree is the split-runtime fork, and whether the fork has its Linux split yet.
+
+The Linux split is judged by the real compiler, not by reading the source ourselves: the source
+the outplace CMake project compiles, with the defines that project adds and the defines the
+fork's CMake gives a Linux target, must compile (-fsyntax-only). When it does not, the
+preprocessor (-E -dD) says where the missing macro is defined for Windows and what the other
+branch defines instead, so the one-line reason names the file, the line and the fix.
+"""
 
 from __future__ import annotations
 
-import ast
-import operator
+import os
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci.core.errors import CiError, InputError
 from ci.platforms import Platform
-from ci.runtime.fork.layout import BOOTSTRAP_DIR, BOOTSTRAPPERS, bootstrap_sources, missing_sources
+from ci.runtime.fork import cmake
+from ci.runtime.fork.layout import FACTS, bootstrapper, missing_sources
+
+COMPILE_TIMEOUT = 120.0  # seconds: one small translation unit
+_DIAGNOSTIC = re.compile(r"^(.+?):(\d+):(?:\d+:)? (?:fatal )?error: (.*)$", re.MULTILINE)
+_QUOTED = re.compile(r"['\u2018\u2019]([A-Za-z_]\w*)['\u2018\u2019]")
+_LINEMARKER = re.compile(r'^# (\d+) "((?:[^"\\]|\\.)*)"')
+_DIRECTIVE = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b")
+
 
 def check_checkout(path: str | Path) -> Path:
     """The checkout's absolute path, or one error naming every piece of the fork it lacks."""
@@ -23,23 +39,93 @@ def check_checkout(path: str | Path) -> Path:
     return root
 
 
-# --- the Linux split: detected in the bootstrapper's source, not assumed ----------------------
-
-# What a Linux build of the fork defines: the compiler's own macros and those eng/native's CMake adds.
-LINUX_MACROS = frozenset({"__linux__", "__unix__", "__ELF__", "__GNUC__", "__clang__", "TARGET_UNIX",
-                          "TARGET_LINUX", "HOST_UNIX", "HOST_LINUX", "TARGET_64BIT", "HOST_64BIT"})
-HEADER_SUFFIXES = (".h", ".hpp", ".inc")
-_DIRECTIVE = re.compile(r"\s*#\s*(\w+)\s*(.*)")
-_DECLARATION = re.compile(r"(.*?)\bInitializeRuntimeBase\s*\([^()]*\)\s*", re.DOTALL)
-_ATTRIBUTES = re.compile(r"__declspec\s*\([^()]*\)|__attribute__\s*\(\(.*?\)\)", re.DOTALL)
+# --- the compiler as the oracle -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Found:
-    name: str  # the macro defined, or the identifiers in a declaration's prefix
-    where: str  # path:line
-    on_linux: bool  # the line is compiled for Linux
-    windows_only_syntax: bool = False  # a __declspec in a declaration
+class Compiler:
+    argv: tuple[str, ...]  # the driver and its target flag
+    name: str  # clang or gcc: how diagnostics are worded
+
+
+def target_defines(platform: Platform) -> list[str]:
+    """What the fork's CMake defines for a target (eng/native/configurecompiler.cmake)."""
+    defines = FACTS["compiler"]["defines"]
+    return [*defines[platform.os], *defines[platform.arch]]
+
+
+def find_compiler(platform: Platform, which=shutil.which) -> Compiler:
+    """clang with the target's triple (its own target macros), else the target's gcc."""
+    facts = FACTS["compiler"]
+    triple = facts["triples"][platform.os].format(arch=facts["arch_names"][platform.arch])
+    if which("clang++") or which("clang"):
+        return Compiler((which("clang++") or which("clang"), f"--target={triple}"), "clang")
+    gcc = f"{platform.toolchain.triplet}-g++" if platform.os == "linux" else None
+    if gcc and which(gcc):
+        return Compiler((gcc,), "gcc")
+    raise CiError(f"{platform.rid}: no clang (or {gcc or 'gcc for the target'}) to check the fork's bootstrapper with")
+
+
+def _compile(compiler: Compiler, source: Path, defines: list[str], mode: tuple[str, ...]) -> subprocess.CompletedProcess:
+    # -ffreestanding: <stdint.h> (all main.h includes) comes from the compiler, whatever the target's libc.
+    argv = [*compiler.argv, "-x", "c++", f"-std={FACTS['compiler']['cxx_standard']}", "-ffreestanding",
+            "-fdiagnostics-color=never", *(f"-D{d}" for d in defines), *mode, source.name]
+    try:
+        return subprocess.run(argv, cwd=source.parent, capture_output=True, text=True, errors="replace",
+                              timeout=COMPILE_TIMEOUT, env={**os.environ, "LC_ALL": "C"}, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CiError(f"{source}: cannot run {argv[0]} to check the Linux split ({exc})") from None
+
+
+def _defined_at(output: str, macro: str) -> tuple[str, int] | None:
+    """Where `-E -dD` output says `macro` was defined: (file, line), following the line markers."""
+    file, line = "", 0
+    for text in output.splitlines():
+        marker = _LINEMARKER.match(text)
+        if marker:
+            file, line = marker[2], int(marker[1])
+            continue
+        if re.match(rf"#define {re.escape(macro)}\b", text):
+            return file, line
+        line += 1
+    return None
+
+
+def _branch_after(source: Path, line: int) -> tuple[int, int] | None:
+    """(#else line, #endif line) of the conditional whose first branch holds `line`; nesting only, no evaluation."""
+    lines = source.read_text(encoding="utf-8", errors="replace").splitlines()
+    depth = 0
+    for number in range(line + 1, len(lines) + 1):
+        directive = _DIRECTIVE.match(lines[number - 1])
+        word = directive[1] if directive else ""
+        if word.startswith("if"):
+            depth += 1
+        elif word == "endif" and depth:
+            depth -= 1
+        elif word in ("else", "elif") and not depth:
+            end = next((n for n in range(number + 1, len(lines) + 1)
+                        if (d := _DIRECTIVE.match(lines[n - 1])) and d[1] == "endif"), number)
+            return number, end
+        elif word == "endif":
+            return None
+    return None
+
+
+def _defines_between(output: str, file: str, first: int, last: int) -> list[str]:
+    names, where, line = [], "", 0
+    for text in output.splitlines():
+        marker = _LINEMARKER.match(text)
+        if marker:
+            where, line = marker[2], int(marker[1])
+            continue
+        define = re.match(r"#define (\w+)", text)
+        if define and Path(where).name == Path(file).name and first < line < last:
+            names.append(define[1])
+        line += 1
+    return names
+
+
+# --- the Linux split ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -48,165 +134,80 @@ class LinuxSplit:
     reason: str
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """(line number, text) with comments removed and backslash continuations joined."""
-    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.DOTALL)
-    text = re.sub(r"//[^\n]*", "", text)
-    joined: list[tuple[int, str]] = []
-    carry: tuple[int, str] | None = None
-    for number, line in enumerate(text.split("\n"), 1):
-        start, prefix = carry or (number, "")
-        carry = (start, prefix + line[:-1] + " ") if line.endswith("\\") else None
-        if carry is None:
-            joined.append((start, prefix + line))
-    return joined
-
-
-def _if_value(expression: str, defined: set[str]) -> bool:
-    """An #if expression on Linux; anything this cannot evaluate counts as false (not assumed)."""
-    def value(name: str) -> str:
-        return " 1 " if name in defined else " 0 "
-
-    def number(literal: str) -> str:
-        digits = literal.rstrip("uUlL")
-        return str(int(digits, 16 if digits[:2].lower() == "0x" else 10))
-
-    expr = re.sub(r"\bdefined\s*(?:\(\s*(\w+)\s*\)|(\w+))", lambda m: value(m[1] or m[2]), expression)
-    expr = re.sub(r"\b0[xX][0-9a-fA-F]+[uUlL]*|\b\d+[uUlL]*", lambda m: number(m.group()), expr)
-    expr = re.sub(r"\b[A-Za-z_]\w*", lambda m: value(m.group()), expr)
-    expr = re.sub(r"!(?!=)", " not ", expr.replace("&&", " and ").replace("||", " or "))
-    if not re.fullmatch(r"(?:\s|\d+|and|or|not|[=!<>]=|[<>()+*-])*", expr):
-        return False
-    try:
-        return bool(_arithmetic(ast.parse(expr.strip(), mode="eval").body))
-    except (SyntaxError, ValueError, RecursionError):
-        return False
-
-
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-            ast.Gt: operator.gt, ast.GtE: operator.ge}
-
-
-def _arithmetic(node: ast.AST) -> int:
-    """Integers, + - *, comparisons, and/or/not: the #if subset; anything else is a ValueError."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
-        operand = _arithmetic(node.operand)
-        return int(not operand) if isinstance(node.op, ast.Not) else -operand
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_arithmetic(node.left), _arithmetic(node.right))
-    if isinstance(node, ast.BoolOp):
-        values = [_arithmetic(v) for v in node.values]
-        return int(all(values) if isinstance(node.op, ast.And) else any(values))
-    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
-        left, result = _arithmetic(node.left), True
-        for op, right_node in zip(node.ops, node.comparators):
-            right = _arithmetic(right_node)
-            result, left = result and _COMPARE[type(op)](left, right), right
-        return int(result)
-    raise ValueError(f"not an #if expression: {ast.dump(node)[:60]}")
-
-
-def _scan(path: Path, checkout: Path) -> tuple[list[_Found], list[_Found]]:
-    """(#defines, declarations of InitializeRuntimeBase) in one source, each known to be on Linux or not."""
-    defined, stack = set(LINUX_MACROS), []  # stack: per open #if, [a branch was taken, this branch is on]
-    defines, declarations, statement, statement_at = [], [], "", ""
-    rel = path.relative_to(checkout).as_posix()
-    for number, line in _logical_lines(path.read_text(encoding="utf-8", errors="replace")):
-        on = all(frame[1] for frame in stack)
-        directive = _DIRECTIVE.fullmatch(line)
-        if directive:
-            _preprocess(directive[1], directive[2].strip(), stack, defined, on)
-            if directive[1] == "define" and directive[2].split():
-                defines.append(_Found(re.split(r"[\s(]", directive[2].strip(), maxsplit=1)[0], f"{rel}:{number}", on))
+def linux_split(checkout: Path, platform: Platform, compiler: Compiler | None = None) -> LinuxSplit:
+    """Whether the outplace bootstrapper compiles for `platform` (a Linux rid), and if not why, in one line."""
+    project = bootstrapper(checkout, "outplace")
+    compiler = compiler or find_compiler(platform)
+    linux = [*project.defines, *target_defines(platform)]
+    problems = []
+    for source in project.sources:
+        rel = source.relative_to(checkout).as_posix()
+        done = _compile(compiler, source, linux, ("-fsyntax-only",))
+        if done.returncode == 0:
             continue
-        for piece in re.split(r"([;{}])", line):
-            if piece in (";", "{", "}"):
-                found = _declaration(statement, statement_at, on)
-                declarations += [found] if found else []
-                statement = ""
-            elif piece.strip():
-                statement_at = statement_at if statement else f"{rel}:{number}"
-                statement = f"{statement} {piece}" if statement else piece
-    return defines, declarations
+        problems.append(_explain(checkout, project, source, rel, done.stderr, compiler, platform))
+    if problems:
+        return LinuxSplit(False, "; ".join(problems))
+    names = ", ".join(s.relative_to(checkout).as_posix() for s in project.sources)
+    return LinuxSplit(True, f"{names} (project {project.name}, -D{' -D'.join(project.defines)}) compiles for "
+                            f"{platform.rid} with {compiler.name}")
 
 
-def _preprocess(word: str, rest: str, stack: list[list[bool]], defined: set[str], on: bool) -> None:
-    name = (rest.split() or [""])[0]
-    if word == "ifdef":
-        stack.append([name in defined] * 2)
-    elif word == "ifndef":
-        stack.append([name not in defined] * 2)
-    elif word == "if":
-        stack.append([_if_value(rest, defined)] * 2)
-    elif word in ("elif", "else") and stack:
-        branch = not stack[-1][0] and (word == "else" or _if_value(rest, defined))
-        stack[-1] = [stack[-1][0] or branch, branch]
-    elif word == "endif" and stack:
-        stack.pop()
-    elif word == "define" and on:
-        defined.add(re.split(r"[\s(]", rest, maxsplit=1)[0])
-    elif word == "undef" and on:
-        defined.discard(name)
+def _explain(checkout: Path, project: cmake.Project, source: Path, rel: str, stderr: str, compiler: Compiler,
+             platform: Platform) -> str:
+    first = _DIAGNOSTIC.search(stderr)
+    if first is None:
+        return f"{rel} does not compile for {platform.rid} ({compiler.name}: {stderr.strip()[:200] or 'no message'})"
+    file, line, message = first[1], int(first[2]), first[3].strip()
+    where = (source.parent / file).resolve() if not Path(file).is_absolute() else Path(file)
+    at = f"{_rel(where, checkout)}:{line}"
+    text = where.read_text(encoding="utf-8", errors="replace").splitlines()[line - 1] if where.is_file() else ""
+    quoted = _QUOTED.search(message)
+    if not quoted or "InitializeRuntimeBase" not in text:
+        return f"{at} does not compile for {platform.rid} with the {project.name} defines ({compiler.name}: {message})"
+    macro = quoted[1]
+    reason = f"{at} declares InitializeRuntimeBase with {macro}, which is undefined for non-Windows targets"
+    checked, defined = _windows_definition(source, project, platform, macro)
+    if not checked:
+        return f"{reason}; fix: define {macro} for non-Windows targets too"
+    if defined is None:
+        return f"{at} declares InitializeRuntimeBase with {macro}, which no target defines; fix: define {macro}"
+    def_file, def_line = defined
+    def_rel = Path(def_file).name
+    branch = _branch_after(source.parent / def_file, def_line)
+    if branch is None:
+        return (f"{reason} (defined only for Windows at {def_rel}:{def_line}); "
+                f"fix: define {macro} for non-Windows targets too")
+    else_line, endif_line = branch
+    linux_dump = _compile(compiler, source, [*project.defines, *target_defines(platform)],
+                          ("-E", "-dD"))
+    instead = _defines_between(linux_dump.stdout, def_file, else_line, endif_line) if linux_dump.returncode == 0 else []
+    other = f", its #else branch defines only {', '.join(instead)}" if instead else ""
+    return (f"{reason} (defined only under the Windows branch at {def_rel}:{def_line}{other}); "
+            f"fix: define {macro} for non-Windows targets too, e.g. in the #else branch at {def_rel}:{else_line}")
 
 
-def _declaration(statement: str, where: str, on: bool) -> _Found | None:
-    """A declaration (not a call) of InitializeRuntimeBase: a type and maybe macros before the name."""
-    match = _DECLARATION.fullmatch(statement.strip())
-    if not match:
-        return None
-    prefix = _ATTRIBUTES.sub(" ", match[1])
-    if not prefix.strip() or not re.fullmatch(r'[\w\s*&:"]*', prefix) or re.search(r"\breturn\b", prefix):
-        return None
-    words = re.findall(r"[A-Za-z_]\w*", re.sub(r'"[^"]*"', " ", prefix))  # not the "C" of extern "C"
-    return _Found(" ".join(words), where, on, "__declspec" in match[1])
-
-
-def linux_split(checkout: Path) -> LinuxSplit:
-    """Whether the app-side bootstrapper can declare InitializeRuntimeBase when built for Linux."""
-    sources = bootstrap_sources(checkout)
-    outplace = bootstrap_sources(checkout, BOOTSTRAPPERS["outplace"])
-    headers = {p: _scan(p, checkout)[0] for p in sources if p.suffix.lower() in HEADER_SUFFIXES}
-    problems, declared = [], []
-    for source in outplace:
-        defines, declarations = _scan(source, checkout)
-        # Macros the declaration can see: its own file's, and any header's (another .cpp's are not).
-        definitions: dict[str, list[_Found]] = {}
-        for found in (*defines, *(d for header, ds in headers.items() if header != source for d in ds)):
-            definitions.setdefault(found.name, []).append(found)
-        for declaration in declarations:
-            problem = _linux_problem(declaration, definitions)
-            if problem is None:
-                return LinuxSplit(True, f"{declaration.where} declares InitializeRuntimeBase for Linux too")
-            problems.append(problem)
-        declared += declarations
-    if not declared:
-        files = ", ".join(p.relative_to(checkout).as_posix() for p in outplace)
-        return LinuxSplit(False, f"no declaration of InitializeRuntimeBase in {files}, so its Linux form cannot be checked")
-    return LinuxSplit(False, "; ".join(problems))
-
-
-def _linux_problem(declaration: _Found, definitions: dict[str, list[_Found]]) -> str | None:
-    where = declaration.where
-    if not declaration.on_linux:
-        return f"{where}: InitializeRuntimeBase is declared only for Windows"
-    if declaration.windows_only_syntax:
-        return f"{where}: InitializeRuntimeBase is declared with __declspec, which is Windows-only"
-    for name in declaration.name.split():
-        found = definitions.get(name)
-        if found is None and re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
-            return f"{where}: InitializeRuntimeBase is declared with {name}, which is not defined under {BOOTSTRAP_DIR}"
-        if found and not any(f.on_linux for f in found):
-            return (f"{where}: InitializeRuntimeBase is declared with {name}, which is defined only for Windows "
-                    f"or other non-Linux conditions ({', '.join(f.where for f in found)})")
-    return None
+def _windows_definition(source: Path, project: cmake.Project, platform: Platform,
+                        macro: str) -> tuple[bool, tuple[str, int] | None]:
+    """(could check, where a Windows build of the same source defines `macro`): the preprocessor's -dD."""
+    windows = Platform(rid=f"win-{platform.arch}", os="win", arch=platform.arch, toolchain=platform.toolchain,
+                       runner=platform.runner)
+    try:
+        compiler = find_compiler(windows)
+    except CiError:  # no clang for a Windows target here: the reason goes without the location
+        return False, None
+    dumped = _compile(compiler, source, [*project.defines, *target_defines(windows)], ("-E", "-dD"))
+    return dumped.returncode == 0, _defined_at(dumped.stdout, macro) if dumped.returncode == 0 else None
 
 
 def require_linux_split(checkout: Path, platform: Platform) -> None:
-    split = linux_split(checkout)
+    split = linux_split(checkout, platform)
     if not split.ready:
         raise CiError(f"{platform.rid}: the fork has no Linux split yet, so nothing was built: {split.reason}")
 
 
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

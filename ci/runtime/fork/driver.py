@@ -21,15 +21,17 @@ from pathlib import Path
 import psutil
 
 from ci.core import cache
-from ci.core.errors import CiError, InputError
+from ci.core.errors import CiError
 from ci.core.git import git
 from ci.platforms import Platform, host_rid
 from ci.core.console import console, in_github_actions
 from ci.runtime.output import (DEFAULT_CONFIGURATION, DEFAULT_LIBRARIES_CONFIGURATION, LIBRARIES_CONFIGURATIONS,
                                RUNTIME_CONFIGURATIONS)
+from ci.runtime.fork import stand_in
 from ci.runtime.fork.layout import ASM_OFFSETS, BUILD_SCRIPTS, OS_NAMES
 
 SUBSETS = "clr.aot+libs"
+BINLOGS = "artifacts/log/**/*.binlog"  # where -bl leaves the binary logs (Arcade's artifacts/log/<Configuration>/)
 ARTIFACTS = "artifacts"  # the build's outputs, git-ignored in the fork
 STATE_DIR = Path(ARTIFACTS) / "runtime-base-ci"  # our stamps and logs, beside them
 TAIL_LINES = 30
@@ -83,7 +85,7 @@ def command(req: BuildRequest, host: str | None = None) -> Command:
                       f"{', '.join(RUNTIME_CONFIGURATIONS)}, libraries one of {', '.join(LIBRARIES_CONFIGURATIONS)}")
     # Single-dash options: build.cmd hands them to PowerShell parameters, build.sh accepts both forms.
     args = ["-s", SUBSETS, "-rc", req.configuration, "-lc", req.libraries_configuration,
-            "-a", p.arch, "-os", OS_NAMES[p.os]]
+            "-a", p.arch, "-os", OS_NAMES[p.os], "-bl"]  # -bl: an MSBuild binary log under artifacts/log/
     # Build nodes left running would outlive a cancelled build and hold its log pipe open.
     env = {"MSBUILDDISABLENODEREUSE": "1"}
     if p.os == "linux" and (p.arch != host_arch or req.rootfs):
@@ -121,17 +123,35 @@ def cache_key(req: BuildRequest) -> str:
                                 "image": req.image})
 
 
+def stamp_path(req: BuildRequest) -> Path:
+    """The last successful build's cache key: with the outputs, what lets a rerun skip the build."""
+    return req.checkout / STATE_DIR / f"build-{req.label}.key"
+
+
+def log_path(req: BuildRequest) -> Path:
+    return req.checkout / STATE_DIR / f"build-{req.label}.log"
+
+
+def stand_ins(req: BuildRequest) -> list[str]:
+    """['build.sh'] (or build.cmd) when the build that made the outputs said it is a stand-in."""
+    try:
+        with open(log_path(req), encoding="utf-8", errors="replace") as log:
+            first = log.readline()
+    except OSError:
+        return []
+    return [BUILD_SCRIPTS[req.platform.os]] if stand_in.announced(first) else []
+
+
 def run_fork_build(req: BuildRequest, outputs: Sequence[Path] = (), force: bool = False, timeout: float | None = None,
           wrap: Wrap | None = None, watch: Watch | None = None) -> bool:
     """Run the fork's build unless the last success had the same key and left `outputs`; True when it ran."""
     key = cache_key(req)
-    state = req.checkout / STATE_DIR
-    stamp = state / f"build-{req.label}.key"
+    stamp = stamp_path(req)
     if not force and cache.is_fresh(stamp, key, outputs):
         return False
     stamp.unlink(missing_ok=True)  # a failed or interrupted build leaves no success behind
     cmd = command(req)
-    run_logged(wrap(cmd) if wrap else cmd, state / f"build-{req.label}.log", timeout, watch)
+    run_logged(wrap(cmd) if wrap else cmd, log_path(req), timeout, watch)
     cache.mark_fresh(stamp, key)
     return True
 
@@ -145,14 +165,19 @@ _EOF = object()  # queued when its output pipe closes
 def run_logged(cmd: Command, log: Path, timeout: float | None = None, watch: Watch | None = None) -> None:
     """Run `cmd` with its output in `log`; raise with the log's tail on failure, timeout or Ctrl-C."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    proc = _start(cmd)
+    proc = None
     try:
+        proc, interrupted = _start_shielded(cmd)
+        if interrupted:
+            raise KeyboardInterrupt
         tail = _follow(proc, log, timeout, watch)
     except KeyboardInterrupt:
-        _kill_group(proc)
+        if proc:
+            _kill_group(proc)
         raise BuildInterrupted(f"interrupted: killed the fork build's process group (log: {log})") from None
     except BaseException:
-        _kill_group(proc)  # whatever went wrong here, no hour-long build is left running detached
+        if proc:
+            _kill_group(proc)  # whatever went wrong here, no hour-long build is left running detached
         raise
     if proc.returncode != 0:
         raise CiError(f"fork build failed (exit {proc.returncode}): {cmd}\n{_tail(tail)}\nlog: {log}")
@@ -199,6 +224,20 @@ def _start(cmd: Command) -> subprocess.Popen:
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **group)
     except OSError as exc:
         raise CiError(f"{cmd.argv[0]}: cannot start the fork's build ({exc.strerror})") from None
+
+
+def _start_shielded(cmd: Command) -> tuple[subprocess.Popen, bool]:
+    """_start with a Ctrl-C held back until the process object exists (its group can then be
+    killed); returns whether one came meanwhile. Only the main thread can set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return _start(cmd), False
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pending.append(number))
+    try:
+        proc = _start(cmd)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return proc, bool(pending)  # read after the handler is back: none is lost in between
 
 
 def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:

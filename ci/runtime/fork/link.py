@@ -4,6 +4,7 @@ by the link plan, into the same BuildOutput the reference runtime produces."""
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +13,14 @@ from ci.core.errors import CiError, InputError
 from ci.core.fs import fresh_output_dir
 from ci.platforms import Platform
 from ci.runtime import exports
-from ci.runtime.fork import driver, linkplan
+from ci.runtime.fork import driver, linkplan, stand_in
 from ci.runtime.fork.checkout import check_checkout, require_linux_split
 from ci.runtime.fork.layout import VERSIONS, ForkLayout, require
 from ci.runtime.output import BUILD_INFO, DEFAULT_LIBRARIES_CONFIGURATION, BuildOutput, Source
+
+#: The app-side products (ILC, reference assemblies, aotsdk), staged in the build output for the SDK package.
+SDK_DIR = "sdk"
+
 
 @dataclass(frozen=True)
 class ForkOptions:
@@ -65,6 +70,18 @@ def to_build_output(out: Path, part: linkplan.Part, checkout: Path, platform: Pl
                        debug=(rel("debug"),))
 
 
+def cache_paths(request: driver.BuildRequest) -> list[Path]:
+    """What a rerun at the same build cache key needs instead of the fork's build: the folders of
+    the products the Runtime.Base link and the SDK package take, and the stamp naming the key."""
+    layout = ForkLayout(request.checkout, request.platform, request.configuration, request.libraries_configuration)
+    part = linkplan.make_plan(layout, linkplan.Toolset(linker="unused"), request.checkout / "unused").runtime
+    products = [*part.inputs, *linkplan.sdk_files(layout).values()]
+    built = [p for p in products if (request.checkout / driver.ARTIFACTS) in p.path.parents]  # not its sources
+    folders = {layout.framework.path, *(p.path.parent for p in built if p != layout.framework)}
+    outermost = [f for f in sorted(folders) if not any(other in f.parents for other in folders)]
+    return [*outermost, driver.stamp_path(request)]
+
+
 def build_runtime_base(checkout: Path, platform: Platform, out: Path, configuration: str,
           options: ForkOptions = ForkOptions()) -> tuple[BuildOutput, bool]:
     """Check, build the fork (cached), link Runtime.Base from the plan; returns the output and whether anything ran."""
@@ -77,18 +94,26 @@ def build_runtime_base(checkout: Path, platform: Platform, out: Path, configurat
     part = linkplan.make_plan(layout, tools, out).runtime
     request = driver.BuildRequest(checkout, platform, configuration, options.libraries_configuration,
                                       options.rootfs, options.image)
-    inputs = [p.path for p in part.inputs]
-    built = driver.run_fork_build(request, inputs, options.force, options.timeout, options.wrap, options.watch)
-    require(list(part.inputs), checkout)
+    sdk = linkplan.sdk_files(layout)
+    products = [*part.inputs, *sdk.values()]
+    built = driver.run_fork_build(request, [p.path for p in products], options.force, options.timeout, options.wrap,
+                                  options.watch)
+    sdk = linkplan.sdk_files(layout)  # again: the build made the framework and ILC folders' files
+    require([*part.inputs, *sdk.values()], checkout)
 
-    files = {str(path): path for path in inputs} | {"linkplan": linkplan.LINKPLAN, "exports": exports.EXPORT_LIST}
+    files = ({str(p.path): p.path for p in part.inputs} | {f"sdk/{rel}": p.path for rel, p in sdk.items()}
+             | {"linkplan": linkplan.LINKPLAN, "exports": exports.EXPORT_LIST})
     key = cache.digest(files, [sorted(map(str, part.steps)), sorted(part.files.values())])
     if not built and cache.is_fresh(out / cache.STAMP, key, [out / BUILD_INFO]):
         return BuildOutput.read(out), False
     fresh_output_dir(out, BUILD_INFO, cache.STAMP)
-    linkplan.run(part)
+    stand_ins = [*driver.stand_ins(request), *linkplan.run(part)]
     check_ilc_exports(part.outputs["ilc_exports"])
     exports.check_library(part.outputs["library"], exports.read_exports())  # as for the reference runtime
+    for rel, product in sdk.items():  # beside the build output, for the package stage's SDK archive
+        (out / SDK_DIR / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(product.path, out / SDK_DIR / rel)
+    stand_in.record(out, stand_ins)
     result = to_build_output(out, part, checkout, platform, configuration)
     result.write()
     cache.mark_fresh(out / cache.STAMP, key)

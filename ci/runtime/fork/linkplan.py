@@ -1,6 +1,6 @@
 """The link plan: ILC and linker response files for Runtime.Base and each C# sample app.
 
-What goes on each command line is data (packaging/linkplan.json); this module fills in paths from
+What goes on each command line is data (ci/data/linkplan.json); this module fills in paths from
 the fork's layout and the tools found on this machine. A plan is files to write and commands to
 run: `python -m ci plan` prints it without running anything, the fork build runs its Runtime.Base
 part. Tools are found, never hard-coded: MSVC through vswhere, the Windows SDK through the
@@ -21,7 +21,8 @@ from ci.runtime import exports
 from ci.core.errors import CiError, InputError
 from ci.core.resources import data_file, source_tree
 from ci.platforms import Platform, host_rid
-from ci.runtime.fork.layout import DOTNET_SCRIPTS, ForkLayout, Product
+from ci.runtime.fork import stand_in
+from ci.runtime.fork.layout import SDK_BUILD, SDK_FRAMEWORK, SDK_LIBS, SDK_TOOLS, ForkLayout, Product
 from ci.core.proc import run_tool
 
 LINKPLAN = data_file("linkplan.json")
@@ -135,6 +136,7 @@ class _Context:
     tools: Toolset
     out: Path
     data: dict
+    version: str | None = None  # the runtime package's, which the C# samples report
 
     @property
     def platform(self) -> Platform:
@@ -149,7 +151,8 @@ class _Context:
 
     def values(self, **extra: str | Path) -> dict[str, str]:
         p = self.platform
-        base = {"os": p.os, "arch": p.arch, "checkout": self.layout.checkout, "objcopy": self.tools.objcopy}
+        base = {"os": p.os, "arch": p.arch, "rid": p.rid, "checkout": self.layout.checkout,
+                "windows_apis": self.layout.windows_apis.path, "objcopy": self.tools.objcopy}
         return {k: str(v) for k, v in {**base, **extra}.items()}
 
     def ilc_args(self, kind: str, values: dict[str, str]) -> list[str]:
@@ -179,9 +182,9 @@ class _Context:
 
 
 def make_plan(layout: ForkLayout, tools: Toolset, out: Path, apps: Sequence[str] = (),
-              runtime_dir: Path | None = None, data: dict | None = None) -> Plan:
+              runtime_dir: Path | None = None, data: dict | None = None, version: str | None = None) -> Plan:
     """Runtime.Base into <out>/lib, then each app into <out>/apps, linked against `runtime_dir`."""
-    ctx = _Context(layout, tools, out, data or load())
+    ctx = _Context(layout, tools, out, data or load(), version)
     runtime = _runtime_part(ctx)
     runtime_dir = runtime_dir or runtime.outputs["library"].parent
     return Plan(runtime, tuple(_app_part(ctx, name, runtime_dir) for name in apps))
@@ -233,12 +236,13 @@ def _app_part(ctx: _Context, name: str, runtime_dir: Path) -> Part:
     link_args = ctx.link_args("app", values, [obj, *(p.path for p in (*native, *sdk)), runtime_import])
     ilc_rsp, ilc_text = ctx.rsp(name, "ilc", ilc_args, "line")
     link_rsp, link_text = ctx.rsp(name, "link", link_args, ctx.link["response_file"])
-    dotnet = layout.checkout / DOTNET_SCRIPTS[ctx.platform.os]
+    version = [f"-p:RuntimeBaseVersion={ctx.version}"] if ctx.version else []
     return Part(
         name=name,
         files={ilc_rsp: ilc_text, link_rsp: link_text},
         steps=(
-            Step((str(dotnet), "build", str(project), "-c", "Release", "-o", str(il.parent), "--nologo"), project.parent),
+            Step((str(layout.dotnet), "build", str(project), "-c", "Release", "-o", str(il.parent), "--nologo", *version),
+                 project.parent),
             Step((str(layout.ilc.path), f"@{ilc_rsp}"), app_dir),
             Step((ctx.tools.linker, f"@{link_rsp}"), exe.parent),
         ),
@@ -247,18 +251,41 @@ def _app_part(ctx: _Context, name: str, runtime_dir: Path) -> Part:
     )
 
 
+def sdk_files(layout: ForkLayout, data: dict | None = None) -> dict[str, Product]:
+    """What an app build needs beside the runtime package, by its path in the SDK package
+    (SdkLayout reads them back from there): the same products the app parts of the plan use."""
+    data = data or load()
+    link = data["link"][layout.platform.os]
+    arch = layout.platform.arch
+    ilc, framework = layout.ilc, layout.framework
+    tools = sorted(p for p in ilc.path.parent.rglob("*") if p.is_file()) or [ilc.path]  # ILC with its side files
+    files = {f"{SDK_TOOLS}/{p.relative_to(ilc.path.parent).as_posix()}": Product(p, ilc.made_by) for p in tools}
+    files |= {f"{SDK_FRAMEWORK}/{p.name}": Product(p, framework.made_by) for p in sorted(framework.path.glob("*.dll"))}
+    products = [(SDK_FRAMEWORK, layout.outplace_corelib)]
+    products += [(SDK_FRAMEWORK, layout.framework_native(n)) for n in link["app"]["framework_native"]]
+    products += [(SDK_LIBS, layout.aotsdk_assembly(n)) for n in data["ilc"]["app"]["aotsdk_references"]]
+    if layout.platform.os == "win":  # --directpinvokelist
+        products.append((SDK_BUILD, layout.windows_apis))
+    products += [(SDK_LIBS, layout.aotsdk("lib" if "lib" in e else "obj", e.get("lib") or e["obj"]))
+                 for e in link["app"]["aotsdk"] if arch in e.get("arch", [arch])]
+    return files | {f"{folder}/{product.path.name}": product for folder, product in products}
+
+
 def write_files(part: Part) -> None:
     for path, text in part.files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
 
-def run(part: Part) -> None:
-    """Write the part's files, then run its steps in order."""
+def run(part: Part) -> list[str]:
+    """Write the part's files, then run its steps in order; returns the tools that said they are stand-ins."""
     write_files(part)
+    stand_ins = []
     for step in part.steps:
         step.cwd.mkdir(parents=True, exist_ok=True)
-        run_tool(step.argv, cwd=step.cwd)
+        if stand_in.announced(run_tool(step.argv, cwd=step.cwd)):
+            stand_ins.append(Path(step.argv[0]).name)
+    return stand_ins
 
 
 # --- tools ----------------------------------------------------------------------------------
