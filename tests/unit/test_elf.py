@@ -74,6 +74,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         shutil.copy(out / name, out / f"{name}.stripped")
         _run("strip", f"{name}.stripped", cwd=out)
     _without_section_headers(out / "app", out / "app.nosections")
+    _without_section_headers(out / "libfoo.so", out / "libfoo.so.nosections")
     return {path.name: path for path in out.iterdir()}
 
 
@@ -103,7 +104,6 @@ def _with_machine(source: Path, target: Path, machine: int) -> Path:
         "static-pie",
         "app.stripped",
         "libfoo.so.stripped",
-        "app.nosections",
     ],
 )
 def test_model_agrees_with_readelf(built: dict[str, Path], name: str) -> None:
@@ -164,10 +164,14 @@ def test_stripped_files_keep_the_dynamic_view(built: dict[str, Path]) -> None:
     assert read_binary(built["libfoo.so.stripped"]).exports == read_binary(built["libfoo.so"]).exports
 
 
-def test_file_without_section_headers_uses_program_headers(built: dict[str, Path]) -> None:
-    app, bare = read_binary(built["app"]), read_binary(built["app.nosections"])
-    assert (bare.needed, bare.runpath, bare.build_id, bare.kind) == (app.needed, app.runpath, app.build_id, app.kind)
-    assert bare.exports == () and bare.imports == {}
+@pytest.mark.parametrize("name", ["app", "libfoo.so"])
+def test_file_without_section_headers_is_read_through_its_dynamic_segment(built: dict[str, Path], name: str) -> None:
+    """What the loader sees (DT_SYMTAB, DT_GNU_HASH, DT_VERSYM, ...) is what the sections said."""
+    full, bare = read_binary(built[name]), read_binary(built[f"{name}.nosections"])
+    assert bare.imports if name == "app" else bare.exports
+    same = ("exports", "imports", "needed", "soname", "rpath", "runpath", "build_id", "kind", "arch")
+    assert {f: getattr(bare, f) for f in same} == {f: getattr(full, f) for f in same}
+    assert bare.defined == full.export_names  # .symtab went with the section headers
 
 
 def test_machine_names(built: dict[str, Path], tmp_path: Path) -> None:
@@ -218,8 +222,8 @@ def _bad_inputs(lib: Path, out: Path) -> dict[str, tuple[Path, str]]:
         "magic-only": (b"\x7fELF", "truncated ELF"),
         "cut-in-ident": (data[:10], "truncated ELF: identification needs 16 bytes, file has 10"),
         "cut-in-header": (data[:40], "truncated ELF: file header needs 64 bytes, file has 40"),
-        "cut-in-section-headers": (data[: shoff + 100], "section headers extend past end of file"),
-        "cut-in-dynsym": (data[: dynsym_offset + 30], "section headers extend past end of file"),
+        "cut-in-section-headers": (data[: shoff + 100], "section header table extends past end of file"),
+        "cut-in-dynsym": (data[: dynsym_offset + 30], "section header table extends past end of file"),
         "dynsym-past-end": (bytes(oversized), "section .dynsym extends past end of file"),
         "garbage-after-magic": (b"\x7fELF" + random.Random(1).randbytes(3000), "corrupt ELF: unknown class byte"),
         "garbage-after-ident": (data[:16] + random.Random(2).randbytes(3000), "ELF"),
