@@ -257,7 +257,7 @@ class _Reader:
         # Only an executable holds copy relocations: ld writes them nowhere else.
         copies = self._copy_relocations(tags) if kind == "executable" else frozenset()
         exports, imports, defined, copied = self._dynamic_symbols(tables, versions, copies)
-        defined |= self._symtab_names()
+        symtab = self._symtab_names()
         machine = _MACHINE_NAMES.get(self.machine_id, f"EM_{self.machine_id}")
         return Binary(
             path=self.path,
@@ -273,7 +273,8 @@ class _Reader:
             runpath=tags.runpath,
             build_id=self._build_id(),
             # A copy-relocated symbol sits in this binary's .bss (also in .symtab) but is its library's.
-            defined=frozenset(defined - copied),
+            defined=frozenset((defined | (symtab or set())) - copied),
+            symbol_tables=(".dynsym", ".symtab") if symtab is not None else (".dynsym",),
         )
 
     def _first(self, sh_type: int) -> _Section | None:
@@ -471,11 +472,12 @@ class _Reader:
             imports.setdefault(library or UNKNOWN_LIBRARY, []).append(Symbol(name, kind, version_name))
         return exports, imports, defined, copied
 
-    def _symtab_names(self) -> set[str]:
-        """Global names .symtab defines (an app's own functions, a private runtime copy), without @VERSION."""
+    def _symtab_names(self) -> set[str] | None:
+        """Global names .symtab defines (an app's own functions, a private runtime copy), without
+        @VERSION; None when the file has no .symtab (stripped)."""
         symtab = self._first(_SHT_SYMTAB)
         if symtab is None:
-            return set()
+            return None
         entsize = 24 if self.layout.is64 else 16
         data = self.table(symtab.offset, symtab.size, symtab.entsize, entsize, f"section {symtab.name}")
         strings = self._linked_strings(symtab)

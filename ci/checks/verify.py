@@ -2,7 +2,8 @@
 
 For each app: it needs Runtime.Base by name, every symbol it imports from it is exported, it
 imports no runtime-owned symbol from anywhere else, it defines none itself (a private copy), and
-its architecture matches.
+its architecture matches. The private-copy check needs the app's full symbol table (.symtab, the
+COFF symbol table, or the PDB beside a PE); an app without one is listed as not checkable.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from ci.binaries.model import UNKNOWN_LIBRARY
 from ci.binaries.resolve import find_needed
 from ci.core.errors import InputError
 from ci.platforms import for_binary
+
+NO_SYMBOLS = "no symbols: private copies not checkable"
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,17 @@ def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
         raise InputError(runtime_path, f"not a shared library ({runtime.kind}): --runtime takes the Runtime.Base library")
     apps = []
     violations: list[Violation] = []
+    notes: list[str] = []
     for path in app_paths:
         app = read_binary(path)
         found = check_app(runtime, app)
         violations += found
-        apps.append({"app": str(path), "imports_from_runtime": len(app.imports_from(runtime.soname or runtime.path.name)),
-                     "violations": len(found)})
+        record = {"app": str(path), "imports_from_runtime": len(app.imports_from(runtime.soname or runtime.path.name)),
+                  "violations": len(found), "symbols": ", ".join(app.symbol_tables)}
+        if not app.private_copies_checkable:
+            # Only exported names are known: an embedded, unexported runtime copy would pass unseen.
+            record["private_copies"] = NO_SYMBOLS
+            notes.append(f"{path}: {NO_SYMBOLS}")
+        apps.append(record)
     return {"runtime": str(runtime_path), "apps": apps, "violations": [asdict(v) for v in violations],
-            "ok": not violations}
+            "notes": notes, "ok": not violations}
