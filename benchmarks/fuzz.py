@@ -1,9 +1,10 @@
 """Fuzz the ELF and PE readers: mutants of real binaries built on the fly, each read under caps.
 
-`python -m benchmarks.fuzz` (or `nox -s fuzz`): builds an ELF library and app (gcc) and a PE DLL
-and EXE (mingw), then reads seeded mutants of them (byte flips anywhere, flips in the headers,
-hostile integers at aligned offsets, cuts at the end or anywhere) through `read_binary` in worker
-processes. Each read runs under a time cap (a timer signal) and an address-space cap
+`python -m benchmarks.fuzz` (or `nox -s fuzz`): builds an ELF library and app (gcc), a PE DLL and
+EXE (mingw) and an lld-link EXE with its PDB, then reads seeded mutants of them (byte flips
+anywhere, flips in the headers, hostile integers at aligned offsets near either end, where the
+headers and the ELF section table sit, cuts at the end or anywhere) through `read_binary` in
+worker processes; a mutated PDB is read beside its unchanged EXE. Each read runs under a time cap (a timer signal) and an address-space cap
 (RLIMIT_AS). A read must end in a model or in one InputError/CiError line; anything else is a
 crash, a timer expiry a hang. Prints a table and writes JSON (default dist/fuzz.json).
 """
@@ -55,6 +56,7 @@ EXE_C = """
 __declspec(dllimport) int add(int, int);
 int main(void) { return add(1, (int)GetTickCount()); }
 """
+LLD_EXE_C = "int helper(int a) { return a + 1; }\nint mainCRTStartup(void) { return helper(2); }\n"
 MINGW = "x86_64-w64-mingw32-gcc"
 INTERESTING = (0, 1, 2, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
 STRATEGIES = ("flip-anywhere", "flip-header", "hostile-integer", "cut-end", "cut-anywhere")
@@ -62,7 +64,7 @@ STRATEGIES = ("flip-anywhere", "flip-header", "hostile-integer", "cut-end", "cut
 
 def build_inputs(out: Path) -> dict[str, Path]:
     """Real binaries to mutate: gcc ELF library and app, mingw PE DLL and EXE."""
-    sources = {"lib.c": LIB_C, "lib.map": LIB_MAP, "app.c": APP_C, "dll.c": DLL_C, "exe.c": EXE_C}
+    sources = {"lib.c": LIB_C, "lib.map": LIB_MAP, "app.c": APP_C, "dll.c": DLL_C, "exe.c": EXE_C, "lld.c": LLD_EXE_C}
     for name, text in sources.items():
         (out / name).write_text(text)
     commands = [
@@ -71,12 +73,15 @@ def build_inputs(out: Path) -> dict[str, Path]:
         ["gcc", "-o", "app", "app.c", "-L.", "-lfuzz", "-Wl,-rpath,$ORIGIN"],
         [MINGW, "-shared", "-o", "fuzz.dll", "dll.c", "-Wl,--out-implib,libfuzz.dll.a"],
         [MINGW, "-o", "app.exe", "exe.c", "-L.", "-lfuzz.dll"],
+        ["clang", "--target=x86_64-pc-windows-msvc", "-c", "-o", "lld.obj", "lld.c"],
+        ["lld-link", "/out:lld.exe", "/subsystem:console", "/nodefaultlib", "/debug", "/pdb:lld.pdb",
+         "/pdbaltpath:%_PDB%", "lld.obj"],
     ]
     for argv in commands:
         done = subprocess.run(argv, cwd=out, capture_output=True, text=True)
         if done.returncode != 0:
             raise CiError(f"{argv[0]} failed building fuzz inputs: {done.stderr.strip().splitlines()[-1:]}")
-    return {name: out / name for name in ("libfuzz.so", "app", "fuzz.dll", "app.exe")}
+    return {name: out / name for name in ("libfuzz.so", "app", "fuzz.dll", "app.exe", "lld.exe", "lld.pdb")}
 
 
 def mutate(data: bytes, rng: random.Random, strategy: str) -> bytes:
@@ -90,7 +95,9 @@ def mutate(data: bytes, rng: random.Random, strategy: str) -> bytes:
     if strategy == "hostile-integer":
         for _ in range(rng.randint(1, 4)):
             width = rng.choice((2, 4, 8))
-            at = rng.randrange(keep, min(len(data), 0x1000) - width) // width * width
+            near = min(len(data), 0x1000) - width
+            at = rng.randrange(keep, near) if rng.random() < 0.5 else rng.randrange(len(data) - near, len(data) - width)
+            at = at // width * width
             value = rng.choice(INTERESTING) & ((1 << (8 * width)) - 1)
             struct.pack_into({2: "<H", 4: "<I", 8: "<Q"}[width], damaged, max(at, keep), value)
         return bytes(damaged)
@@ -98,6 +105,21 @@ def mutate(data: bytes, rng: random.Random, strategy: str) -> bytes:
     for _ in range(rng.randint(1, 12)):
         damaged[rng.randrange(keep, limit)] = rng.randrange(256)
     return bytes(damaged)
+
+
+_FORMATS = {"libfuzz.so": "elf", "app": "elf", "fuzz.dll": "pe", "app.exe": "pe", "lld.exe": "pe", "lld.pdb": "pdb"}
+
+
+def _place(workdir: Path, name: str, mutant: bytes, originals: dict[str, bytes], index: int) -> Path:
+    """Write the mutant where read_binary will read it: a PDB beside its unchanged EXE."""
+    target = workdir / ("lld.exe" if name == "lld.pdb" else "mutant")
+    if name == "lld.pdb":
+        (workdir / "lld.pdb").write_bytes(mutant)
+        target.write_bytes(originals["lld.exe"])
+    else:
+        target.write_bytes(mutant)
+    os.utime(target, ns=(index, index))  # a new cache key for read_binary
+    return target
 
 
 class _Hang(Exception):
@@ -119,13 +141,12 @@ def _worker(job: tuple[int, dict[str, str], list[int], int, float, int, str]) ->
     failures: list[dict] = []
     slowest = 0.0
     peak_growth_kib, peak_mutant = 0, None
-    target = Path(tempfile.mkdtemp(prefix="rbci-fuzz-")) / "mutant"
+    workdir = Path(tempfile.mkdtemp(prefix="rbci-fuzz-"))
     for index in indexes:
         rng = random.Random(seed * 1_000_003 + index)
         name, strategy = names[index % len(names)], STRATEGIES[(index // len(names)) % len(STRATEGIES)]
         mutant = mutate(originals[name], rng, strategy)
-        target.write_bytes(mutant)
-        os.utime(target, ns=(index, index))  # a new cache key for read_binary
+        target = _place(workdir, name, mutant, originals, index)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         signal.setitimer(signal.ITIMER_REAL, time_cap)
@@ -146,7 +167,7 @@ def _worker(job: tuple[int, dict[str, str], list[int], int, float, int, str]) ->
         growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
         if growth > peak_growth_kib:
             peak_growth_kib, peak_mutant = growth, index
-        outcomes[f"{'elf' if name in ('libfuzz.so', 'app') else 'pe'} {outcome}"] += 1
+        outcomes[f"{_FORMATS[name]} {outcome}"] += 1
         if outcome not in ("model", "error line"):
             failures.append({"mutant": index, "input": name, "strategy": strategy, "outcome": outcome,
                              "detail": detail})

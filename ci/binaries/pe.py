@@ -4,17 +4,19 @@ Everything read is first checked to lie inside the file (headers, sections, the 
 string tables, certificates, debug data), so a cut file is refused instead of read short.
 pefile's caps on export and import counts and name lengths are raised to what the file's size
 allows, and anything it still gives up on is an error, never a silently shorter answer.
-`defined` comes from the COFF symbol table (mingw) when there is one.
+`defined` comes from the COFF symbol table (mingw) when there is one, else from the public
+symbols of the binary's PDB when it sits beside it (lld-link, MSVC).
 """
 
 from __future__ import annotations
 
 import struct
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import pefile
 
 from ci.binaries.model import Binary, Symbol, SymbolKind
+from ci.binaries.pdb import public_names
 from ci.core.errors import InputError
 
 PE_MAGIC = b"MZ"
@@ -136,7 +138,8 @@ def _read(path: Path, pe: pefile.PE, data: bytes) -> Binary:
     exports = _exports(path, pe, data)
     imports = _import_table(path, getattr(pe, "DIRECTORY_ENTRY_IMPORT", []), data)
     delay_imports = _import_table(path, getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", []), data)
-    coff = _coff_defined(path, pe, data, machine)
+    build_id = _codeview_id(pe)
+    tables, own = _own_symbols(path, pe, data, machine, build_id)
     imported = {s.name for table in (imports, delay_imports) for symbols in table.values() for s in symbols}
     return Binary(
         path=path,
@@ -148,13 +151,34 @@ def _read(path: Path, pe: pefile.PE, data: bytes) -> Binary:
         imports=imports,
         needed=tuple(dict.fromkeys([*imports, *delay_imports])),
         soname=_export_dll_name(pe),
-        build_id=_codeview_id(pe),
+        build_id=build_id,
         # A name the file also imports is the linker's import thunk (`jmp *__imp_Name`), not a copy.
-        defined=frozenset(s.name for s in exports) | (coff - imported) if coff is not None else
-        frozenset(s.name for s in exports),
+        defined=frozenset(s.name for s in exports) | {n for n in own - imported if not n.startswith("__imp_")},
         delay_imports=delay_imports,
-        symbol_tables=("exports", "COFF symbol table") if coff is not None else ("exports",),
+        symbol_tables=("exports", *tables),
     )
+
+
+def _own_symbols(path: Path, pe: pefile.PE, data: bytes, machine: str,
+                 build_id: str | None) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The names the binary defines, and the table they came from: COFF symbols, the PDB, or none."""
+    coff = _coff_defined(path, pe, data, machine)
+    if coff is not None:
+        return ("COFF symbol table",), coff
+    pdb = _pdb_beside(path, pe)
+    if pdb is not None:
+        return ("PDB publics",), public_names(pdb, build_id)
+    return (), frozenset()
+
+
+def _pdb_beside(path: Path, pe: pefile.PE) -> Path | None:
+    """The PDB the CodeView record names, looked for next to the binary (then NAME.pdb)."""
+    names = [path.with_suffix(".pdb").name]
+    for entry in getattr(pe, "DIRECTORY_ENTRY_DEBUG", []):
+        recorded = getattr(entry.entry, "PdbFileName", None) if entry.entry is not None else None
+        if recorded:
+            names.insert(0, PureWindowsPath(_text(recorded.rstrip(b"\0"))).name)
+    return next((path.parent / n for n in names if n and (path.parent / n).is_file()), None)
 
 
 def _coff_defined(path: Path, pe: pefile.PE, data: bytes, machine: str) -> frozenset[str] | None:
@@ -176,10 +200,7 @@ def _coff_defined(path: Path, pe: pefile.PE, data: bytes, machine: str) -> froze
         else:
             name = raw.split(b"\0", 1)[0]
         text = _text(name)
-        if machine == "I386":  # x86 C names carry a leading underscore
-            text = text.removeprefix("_")
-        if not text.startswith("__imp_"):
-            names.add(text)
+        names.add(text.removeprefix("_") if machine == "I386" else text)  # x86 C names carry a leading "_"
     return frozenset(names)
 
 

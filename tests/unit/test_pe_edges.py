@@ -1,4 +1,4 @@
-"""PE files past pefile's defaults, cut files, and apps with a private runtime copy (mingw-built)."""
+"""PE files past pefile's defaults, cut files, and apps with a private runtime copy (mingw, lld-link)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ci.binaries import read_binary
+from ci.binaries.pdb import public_names
 from ci.checks.verify import NO_SYMBOLS, verify
 from ci.core.errors import InputError
 from tests.pe_view import objdump_view
@@ -33,10 +34,16 @@ int main(void) { return RhGetRuntimeVersion() + RhpNewFast(); }
 """
 
 
-def _run(*cmd: str | Path, cwd: Path) -> None:
-    assert shutil.which(str(cmd[0])), f"{cmd[0]} not found: install gcc-mingw-w64-x86-64"
+# lld-link builds: freestanding, so no Windows SDK is needed; symbols only in the PDB.
+LLD_RUNTIME_C = RUNTIME_C + "int _DllMainCRTStartup(void *a, unsigned b, void *c) { return 1; }\n"
+LLD_APP_C = PRIVATE_APP_C.replace("int main(void)", "int mainCRTStartup(void)")
+
+
+def _run(*cmd: str | Path, cwd: Path) -> str:
+    assert shutil.which(str(cmd[0])), f"{cmd[0]} not found: install gcc-mingw-w64-x86-64, clang, lld, llvm"
     result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stderr}"
+    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +59,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _run(CC, "-o", "app.exe", "app.c", "-L.", "-lRuntime.Base", cwd=out)
     _run(CC, "-o", "private.exe", "private.c", "-L.", "-lRuntime.Base", cwd=out)
     _run(CC, "-s", "-o", "private-stripped.exe", "private.c", "-L.", "-lRuntime.Base", cwd=out)
+    return {path.name: path for path in out.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def lld(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """lld-link DLL and app with PDBs beside them (as the win-arm64 toolchain writes them)."""
+    out = tmp_path_factory.mktemp("pe-lld")
+    (out / "rt.c").write_text(LLD_RUNTIME_C)
+    (out / "app.c").write_text(LLD_APP_C)
+    for name in ("rt", "app"):
+        _run("clang", "--target=x86_64-pc-windows-msvc", "-c", "-o", f"{name}.obj", f"{name}.c", cwd=out)
+    _run("lld-link", "/dll", "/out:Runtime.Base.dll", "/implib:Runtime.Base.lib", "/nodefaultlib", "/noentry",
+         "/debug", "/pdb:Runtime.Base.pdb", "rt.obj", cwd=out)
+    _run("lld-link", "/out:app.exe", "/subsystem:console", "/nodefaultlib", "/debug", "/pdb:app.pdb",
+         "/pdbaltpath:%_PDB%", "app.obj", "Runtime.Base.lib", cwd=out)
     return {path.name: path for path in out.iterdir()}
 
 
@@ -88,3 +110,44 @@ def test_an_app_without_symbols_is_said_to_be_unchecked(built: dict[str, Path]) 
     assert result["ok"]  # nothing to see: but the report says so instead of passing silently
     assert result["apps"][0]["private_copies"] == NO_SYMBOLS
     assert result["notes"] == [f"{built['private-stripped.exe']}: {NO_SYMBOLS}"]
+
+
+def _pdbutil_publics(pdb: Path) -> set[str]:
+    text = _run("llvm-pdbutil", "dump", "--publics", pdb, cwd=pdb.parent)
+    return {line.split("`")[1] for line in text.splitlines() if "S_PUB32" in line}
+
+
+def test_pdb_publics_agree_with_llvm_pdbutil(lld: dict[str, Path]) -> None:
+    for name in ("app", "Runtime.Base"):
+        binary = read_binary(lld[f"{name}.{'exe' if name == 'app' else 'dll'}"])
+        assert public_names(lld[f"{name}.pdb"], binary.build_id) == _pdbutil_publics(lld[f"{name}.pdb"])
+
+
+def test_private_copy_in_an_lld_link_app_is_found_through_its_pdb(lld: dict[str, Path]) -> None:
+    app = read_binary(lld["app.exe"])
+    assert app.symbol_tables == ("exports", "PDB publics")
+    assert "RhpNewFast" in app.defined and "RhGetRuntimeVersion" not in app.defined  # the latter: a thunk
+    result = verify(lld["Runtime.Base.dll"], [lld["app.exe"]])
+    assert [(v["symbol"], "private copy" in v["problem"]) for v in result["violations"]] == [("RhpNewFast", True)]
+
+
+def test_without_its_pdb_the_lld_link_app_is_unchecked(lld: dict[str, Path], tmp_path: Path) -> None:
+    alone = tmp_path / "app.exe"
+    shutil.copy(lld["app.exe"], alone)
+    result = verify(lld["Runtime.Base.dll"], [alone])
+    assert result["ok"] and result["apps"][0]["private_copies"] == NO_SYMBOLS
+
+
+def test_a_stale_or_damaged_pdb_is_one_line(lld: dict[str, Path], tmp_path: Path) -> None:
+    shutil.copy(lld["app.exe"], tmp_path / "app.exe")
+    shutil.copy(lld["Runtime.Base.pdb"], tmp_path / "app.pdb")  # another build's PDB
+    with pytest.raises(InputError, match="a stale PDB"):
+        read_binary(tmp_path / "app.exe")
+    pdb = bytearray(lld["app.pdb"].read_bytes())
+    pdb[32:36] = (3000).to_bytes(4, "little")  # block size
+    (tmp_path / "app.pdb").write_bytes(pdb)
+    with pytest.raises(InputError, match="corrupt PDB: block size 3000"):
+        read_binary(tmp_path / "app.exe")
+    (tmp_path / "app.pdb").write_bytes(lld["app.pdb"].read_bytes()[:20000])
+    with pytest.raises(InputError, match="corrupt PDB: .* extend past end of file"):
+        read_binary(tmp_path / "app.exe")
