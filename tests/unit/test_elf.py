@@ -6,7 +6,6 @@ import os
 import random
 import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from ci.binaries import Symbol, read_binary
 from ci.binaries.model import UNKNOWN_LIBRARY
 from ci.core.errors import InputError
+from tests.binaries_helpers import run_tool, section_header
 from tests.damage import assert_damage_is_contained
 from tests.readelf_view import model_view, readelf_view
 
@@ -51,9 +51,6 @@ int main(void) { printf("%d\\n", my_static_func(2)); return 0; }
 EM_AARCH64 = 183
 
 
-def _run(*cmd: str | Path, cwd: Path) -> None:
-    result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stderr}"
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +60,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, text in {"lib.c": LIB_C, "lib.map": LIB_MAP, "plain.c": PLAIN_C, "app.c": APP_C, "st.c": STATIC_C}.items():
         (out / name).write_text(text)
     shared = ("gcc", "-shared", "-fPIC", "-Wl,--build-id")
-    _run(*shared, "-o", "libfoo.so", "-Wl,-soname,libfoo.so", "-Wl,--version-script=lib.map", "lib.c", cwd=out)
-    _run(*shared, "-o", "libbar.so", "-Wl,-soname,libbar.so", "plain.c", cwd=out)
+    run_tool(*shared, "-o", "libfoo.so", "-Wl,-soname,libfoo.so", "-Wl,--version-script=lib.map", "lib.c", cwd=out)
+    run_tool(*shared, "-o", "libbar.so", "-Wl,-soname,libbar.so", "plain.c", cwd=out)
     link_app = ("gcc", "app.c", "-L.", "-lfoo", "-lbar", "-Wl,--build-id", "-Wl,-z,nodelete")
-    _run(*link_app, "-o", "app", "-Wl,-rpath,$ORIGIN", cwd=out)
-    _run(*link_app, "-o", "app-rpath", "-Wl,--disable-new-dtags", "-Wl,-rpath,/opt/x:$ORIGIN/../lib", cwd=out)
-    _run("gcc", "-static", "-o", "static", "st.c", cwd=out)
-    _run("gcc", "-static-pie", "-o", "static-pie", "st.c", cwd=out)
+    run_tool(*link_app, "-o", "app", "-Wl,-rpath,$ORIGIN", cwd=out)
+    run_tool(*link_app, "-o", "app-rpath", "-Wl,--disable-new-dtags", "-Wl,-rpath,/opt/x:$ORIGIN/../lib", cwd=out)
+    run_tool("gcc", "-static", "-o", "static", "st.c", cwd=out)
+    run_tool("gcc", "-static-pie", "-o", "static-pie", "st.c", cwd=out)
     for name in ("app", "libfoo.so"):
         shutil.copy(out / name, out / f"{name}.stripped")
-        _run("strip", f"{name}.stripped", cwd=out)
+        run_tool("strip", f"{name}.stripped", cwd=out)
     _without_section_headers(out / "app", out / "app.nosections")
     _without_section_headers(out / "libfoo.so", out / "libfoo.so.nosections")
     return {path.name: path for path in out.iterdir()}
@@ -194,25 +191,13 @@ def test_unchanged_file_is_read_once(built: dict[str, Path], tmp_path: Path) -> 
 # --- bad input -------------------------------------------------------------------
 
 
-def _section_header(data: bytes, name: str) -> int:
-    """Offset of the 64-bit little-endian section header called `name`."""
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shnum, shstrndx = struct.unpack_from("<HH", data, 0x3C)
-    strtab_offset, = struct.unpack_from("<Q", data, shoff + shstrndx * 64 + 24)
-    for index in range(shnum):
-        header = shoff + index * 64
-        name_offset, = struct.unpack_from("<I", data, header)
-        start = strtab_offset + name_offset
-        if data[start : data.index(b"\0", start)] == name.encode():
-            return header
-    raise AssertionError(f"no section {name}")
 
 
 def _bad_inputs(lib: Path, out: Path) -> dict[str, tuple[Path, str]]:
     """name -> (file, what the problem statement must say)."""
     data = lib.read_bytes()
     shoff, = struct.unpack_from("<Q", data, 0x28)
-    dynsym = _section_header(data, ".dynsym")
+    dynsym = section_header(data, ".dynsym")
     dynsym_offset, = struct.unpack_from("<Q", data, dynsym + 24)
     oversized = bytearray(data)
     struct.pack_into("<Q", oversized, dynsym + 32, len(data))  # sh_size

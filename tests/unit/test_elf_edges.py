@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import resource
 import struct
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from ci.binaries import Symbol, read_binary
 from ci.binaries.model import UNKNOWN_LIBRARY
 from ci.core.errors import InputError
+from tests.binaries_helpers import run_tool, section_header
 from tests.readelf_view import model_view, readelf_view
 
 # An unversioned library with a data symbol, used by a non-PIE app: ld copies `shared_counter`
@@ -42,9 +42,6 @@ int f(void) { return 2 + f_from_lib(); }
 WRAP_MAP = "V2.0 { global: f; local: *; };\n"
 
 
-def _run(*cmd: str | Path, cwd: Path) -> None:
-    result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stderr}"
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +50,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, text in {"data.c": DATA_LIB_C, "copy.c": COPY_APP_C, "notype.s": NOTYPE_S, "lib.c": LIB_C,
                        "lib.map": LIB_MAP, "wrap.c": WRAP_C, "wrap.map": WRAP_MAP}.items():
         (out / name).write_text(text)
-    _run("gcc", "-shared", "-fPIC", "-o", "libdata.so", "-Wl,-soname,libdata.so", "data.c", cwd=out)
-    _run("gcc", "-no-pie", "-fno-pic", "-o", "copy-app", "copy.c", "-L.", "-ldata", cwd=out)
-    _run("gcc", "-shared", "-o", "libnotype.so", "notype.s", cwd=out)
-    _run("gcc", "-shared", "-fPIC", "-o", "libf.so", "-Wl,-soname,libf.so", "-Wl,--version-script=lib.map", "lib.c",
+    run_tool("gcc", "-shared", "-fPIC", "-o", "libdata.so", "-Wl,-soname,libdata.so", "data.c", cwd=out)
+    run_tool("gcc", "-no-pie", "-fno-pic", "-o", "copy-app", "copy.c", "-L.", "-ldata", cwd=out)
+    run_tool("gcc", "-shared", "-o", "libnotype.so", "notype.s", cwd=out)
+    run_tool("gcc", "-shared", "-fPIC", "-o", "libf.so", "-Wl,-soname,libf.so", "-Wl,--version-script=lib.map", "lib.c",
          cwd=out)
-    _run("gcc", "-shared", "-fPIC", "-o", "libwrap.so", "-Wl,--version-script=wrap.map", "wrap.c", "-L.", "-lf", cwd=out)
-    _run("llvm-objcopy", "--strip-sections", "libdata.so", "libdata.so.nosections", cwd=out)
+    run_tool("gcc", "-shared", "-fPIC", "-o", "libwrap.so", "-Wl,--version-script=wrap.map", "wrap.c", "-L.", "-lf", cwd=out)
+    run_tool("llvm-objcopy", "--strip-sections", "libdata.so", "libdata.so.nosections", cwd=out)
     return {path.name: path for path in out.iterdir()}
 
 
@@ -101,18 +98,6 @@ def test_objcopy_strip_sections_keeps_the_dynamic_view(built: dict[str, Path]) -
 # --- hostile tables ------------------------------------------------------------------
 
 
-def _section_header(data: bytes, name: str) -> int:
-    """Offset of the 64-bit little-endian section header called `name`."""
-    (shoff,) = struct.unpack_from("<Q", data, 0x28)
-    shnum, shstrndx = struct.unpack_from("<HH", data, 0x3C)
-    (strtab_offset,) = struct.unpack_from("<Q", data, shoff + shstrndx * 64 + 24)
-    for index in range(shnum):
-        header = shoff + index * 64
-        (name_offset,) = struct.unpack_from("<I", data, header)
-        start = strtab_offset + name_offset
-        if data[start : data.index(b"\0", start)] == name.encode():
-            return header
-    raise AssertionError(f"no section {name}")
 
 
 def _read_bounded(path: Path) -> InputError:
@@ -130,7 +115,7 @@ def _read_bounded(path: Path) -> InputError:
 @pytest.mark.parametrize("section, entsize", [(".dynsym", 1), (".dynsym", 0), (".dynamic", 3), (".gnu.version", 1)])
 def test_hostile_entry_size_is_refused(built: dict[str, Path], tmp_path: Path, section: str, entsize: int) -> None:
     data = bytearray(built["libwrap.so"].read_bytes())
-    struct.pack_into("<Q", data, _section_header(data, section) + 56, entsize)  # sh_entsize
+    struct.pack_into("<Q", data, section_header(data, section) + 56, entsize)  # sh_entsize
     path = tmp_path / "entsize.so"
     path.write_bytes(data)
     error = _read_bounded(path)
@@ -140,7 +125,7 @@ def test_hostile_entry_size_is_refused(built: dict[str, Path], tmp_path: Path, s
 @pytest.mark.parametrize("field, value", [("namesz", 0xFFFFFFFF), ("descsz", 0xFFFFFFF0), ("descsz", 21)])
 def test_oversized_note_length_is_refused(built: dict[str, Path], tmp_path: Path, field: str, value: int) -> None:
     data = bytearray(built["libwrap.so"].read_bytes())
-    (offset,) = struct.unpack_from("<Q", data, _section_header(data, ".note.gnu.build-id") + 24)
+    (offset,) = struct.unpack_from("<Q", data, section_header(data, ".note.gnu.build-id") + 24)
     struct.pack_into("<I", data, offset + (0 if field == "namesz" else 4), value)
     path = tmp_path / "note.so"
     path.write_bytes(data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from ci.binaries import read_binary
 from ci.binaries.pdb import public_names
 from ci.checks.verify import NO_SYMBOLS, verify
 from ci.core.errors import InputError
+from tests.binaries_helpers import run_tool
 from tests.pe_view import objdump_view
 
 CC = "x86_64-w64-mingw32-gcc"
@@ -39,11 +39,6 @@ LLD_RUNTIME_C = RUNTIME_C + "int _DllMainCRTStartup(void *a, unsigned b, void *c
 LLD_APP_C = PRIVATE_APP_C.replace("int main(void)", "int mainCRTStartup(void)")
 
 
-def _run(*cmd: str | Path, cwd: Path) -> str:
-    assert shutil.which(str(cmd[0])), f"{cmd[0]} not found: install gcc-mingw-w64-x86-64, clang, lld, llvm"
-    result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stderr}"
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +49,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (out / "many.def").write_text(f"LIBRARY many.dll\nEXPORTS\n    target\n    {LONG_NAME} = target\n{aliases}")
     for name, text in {"rt.c": RUNTIME_C, "app.c": APP_C, "private.c": PRIVATE_APP_C}.items():
         (out / name).write_text(text)
-    _run(CC, "-shared", "-o", "many.dll", "many.c", "many.def", cwd=out)
-    _run(CC, "-shared", "-o", "Runtime.Base.dll", "rt.c", "-Wl,--out-implib,libRuntime.Base.a", cwd=out)
-    _run(CC, "-o", "app.exe", "app.c", "-L.", "-lRuntime.Base", cwd=out)
-    _run(CC, "-o", "private.exe", "private.c", "-L.", "-lRuntime.Base", cwd=out)
-    _run(CC, "-s", "-o", "private-stripped.exe", "private.c", "-L.", "-lRuntime.Base", cwd=out)
+    run_tool(CC, "-shared", "-o", "many.dll", "many.c", "many.def", cwd=out)
+    run_tool(CC, "-shared", "-o", "Runtime.Base.dll", "rt.c", "-Wl,--out-implib,libRuntime.Base.a", cwd=out)
+    run_tool(CC, "-o", "app.exe", "app.c", "-L.", "-lRuntime.Base", cwd=out)
+    run_tool(CC, "-o", "private.exe", "private.c", "-L.", "-lRuntime.Base", cwd=out)
+    run_tool(CC, "-s", "-o", "private-stripped.exe", "private.c", "-L.", "-lRuntime.Base", cwd=out)
     return {path.name: path for path in out.iterdir()}
 
 
@@ -69,10 +64,10 @@ def lld(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (out / "rt.c").write_text(LLD_RUNTIME_C)
     (out / "app.c").write_text(LLD_APP_C)
     for name in ("rt", "app"):
-        _run("clang", "--target=x86_64-pc-windows-msvc", "-c", "-o", f"{name}.obj", f"{name}.c", cwd=out)
-    _run("lld-link", "/dll", "/out:Runtime.Base.dll", "/implib:Runtime.Base.lib", "/nodefaultlib", "/noentry",
+        run_tool("clang", "--target=x86_64-pc-windows-msvc", "-c", "-o", f"{name}.obj", f"{name}.c", cwd=out)
+    run_tool("lld-link", "/dll", "/out:Runtime.Base.dll", "/implib:Runtime.Base.lib", "/nodefaultlib", "/noentry",
          "/debug", "/pdb:Runtime.Base.pdb", "rt.obj", cwd=out)
-    _run("lld-link", "/out:app.exe", "/subsystem:console", "/nodefaultlib", "/debug", "/pdb:app.pdb",
+    run_tool("lld-link", "/out:app.exe", "/subsystem:console", "/nodefaultlib", "/debug", "/pdb:app.pdb",
          "/pdbaltpath:%_PDB%", "app.obj", "Runtime.Base.lib", cwd=out)
     return {path.name: path for path in out.iterdir()}
 
@@ -113,7 +108,7 @@ def test_an_app_without_symbols_is_said_to_be_unchecked(built: dict[str, Path]) 
 
 
 def _pdbutil_publics(pdb: Path) -> set[str]:
-    text = _run("llvm-pdbutil", "dump", "--publics", pdb, cwd=pdb.parent)
+    text = run_tool("llvm-pdbutil", "dump", "--publics", pdb, cwd=pdb.parent)
     return {line.split("`")[1] for line in text.splitlines() if "S_PUB32" in line}
 
 
