@@ -112,8 +112,9 @@ def _versions(lines: list[str]) -> dict[int, str]:
 
 
 def _copied(lines: list[str]) -> set[int]:
-    """Dynamic symbol numbers that a copy relocation fills (64-bit r_info: symbol in the high half)."""
-    return {int(match["info"], 16) >> 32 for match in map(_COPY.match, lines) if match}
+    """Dynamic symbol numbers that a copy relocation fills: r_info >> 32 (ELF64, 16 digits) or >> 8."""
+    return {int(match["info"], 16) >> (32 if len(match["info"]) == 16 else 8)
+            for match in map(_COPY.match, lines) if match}
 
 
 def _executable_ranges(lines: list[str]) -> list[range]:

@@ -457,16 +457,16 @@ class _Reader:
             version = versions.get(indexes[number] & ~_VERSYM_HIDDEN) if number < len(indexes) else None
             version_name = version.name if version else None
             library = version.library if version else None
-            undefined = shndx == _SHN_UNDEF
-            # A defined symbol with a needed version or a copy relocation is a copy-relocated
-            # import; a weak undefined one may stay unresolved, so it is no import.
-            if not undefined and (library is not None or number in copies):
-                copied.add(name)
-            elif undefined and bind != _STB_GLOBAL or not undefined and not self._bound(sym_type, value):
-                continue
-            elif not undefined:
+            if shndx == _SHN_UNDEF:
+                if bind != _STB_GLOBAL:
+                    continue  # a weak undefined symbol may stay unresolved: no import
+            elif library is not None or number in copies:
+                copied.add(name)  # a needed version or a copy relocation: the library's symbol
+            elif self._bound(sym_type, value):
                 exports.append(Symbol(name, self._kind_of(sym_type, value), version_name))
                 defined.add(name)
+                continue
+            else:
                 continue
             kind = "data" if _KINDS.get(sym_type) == "data" else "function"
             imports.setdefault(library or UNKNOWN_LIBRARY, []).append(Symbol(name, kind, version_name))
@@ -488,9 +488,9 @@ class _Reader:
     def _copy_relocations(self, tags: _DynamicTags) -> frozenset[int]:
         """Dynamic symbol indexes that a copy relocation fills (R_*_COPY in DT_RELA or DT_REL)."""
         copy_type = _R_COPY.get(self.machine_id)
-        found: set[int] = set()
         if copy_type is None:
             return frozenset()
+        found: set[int] = set()
         layout = self.layout
         for table, size, entsize, expected in (
             (_DT_RELA, _DT_RELASZ, _DT_RELAENT, 3 * layout.word),

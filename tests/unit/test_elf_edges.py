@@ -57,16 +57,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
          cwd=out)
     run_tool("gcc", "-shared", "-fPIC", "-o", "libwrap.so", "-Wl,--version-script=wrap.map", "wrap.c", "-L.", "-lf", cwd=out)
     run_tool("llvm-objcopy", "--strip-sections", "libdata.so", "libdata.so.nosections", cwd=out)
+    # The same pair as ELF32 (i386, REL relocations), freestanding: no 32-bit libc is needed.
+    (out / "copy32.c").write_text(COPY_APP_C.replace("int main(void) { return", "void _start(void) { (void)"))
+    i686 = ("clang", "--target=i686-linux-gnu", "-nostdlib", "-fuse-ld=lld")
+    run_tool(*i686, "-shared", "-fPIC", "-o", "libdata32.so", "-Wl,-soname,libdata32.so", "data.c", cwd=out)
+    run_tool(*i686, "-fno-pic", "-no-pie", "-o", "copy-app32", "copy32.c", "./libdata32.so", cwd=out)
     return {path.name: path for path in out.iterdir()}
 
 
-def test_unversioned_copy_relocation_is_an_import_not_a_definition(built: dict[str, Path]) -> None:
-    app = read_binary(built["copy-app"])
-    assert app.kind == "executable"
+@pytest.mark.parametrize("name, machine", [("copy-app", "EM_X86_64"), ("copy-app32", "EM_386")])
+def test_unversioned_copy_relocation_is_an_import_not_a_definition(
+    built: dict[str, Path], name: str, machine: str
+) -> None:
+    app = read_binary(built[name])
+    assert (app.kind, app.machine) == ("executable", machine)
     assert "shared_counter" not in app.export_names
-    assert "shared_counter" not in app.defined and "main" in app.defined
+    assert "shared_counter" not in app.defined and app.defined & {"main", "_start"}
     assert Symbol("shared_counter", "data", None) in app.imports[UNKNOWN_LIBRARY]
-    assert model_view(app) == readelf_view(built["copy-app"])
+    assert model_view(app) == readelf_view(built[name])
 
 
 def test_the_library_keeps_the_copied_symbol_as_its_export(built: dict[str, Path]) -> None:
