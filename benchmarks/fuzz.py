@@ -7,7 +7,7 @@ offsets near either end, where the headers and the ELF section table sit, cuts a
 anywhere) through `read_binary` in worker processes; a mutated PDB is read beside its unchanged
 EXE. Each read runs under a time cap (a timer signal) and an address-space cap (RLIMIT_AS). A
 read must end in a model or in one InputError/CiError line; anything else is a crash, a timer
-expiry a hang. Prints a table and writes JSON (default dist/fuzz.json).
+expiry a hang. Prints a table and writes JSON (default dist/fuzz.json, schema fuzz.schema.json).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import jsonschema
 from rich.table import Table
 
 from ci.binaries import read_binary
@@ -60,6 +61,7 @@ int main(void) { return add(1, (int)GetTickCount()); }
 LLD_EXE_C = "int helper(int a) { return a + 1; }\nint mainCRTStartup(void) { return helper(2); }\n"
 MINGW = "x86_64-w64-mingw32-gcc"
 INTERESTING = (0, 1, 2, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
+SCHEMA = Path(__file__).with_name("fuzz.schema.json")
 STRATEGIES = ("flip-anywhere", "flip-header", "hostile-integer", "cut-end", "cut-anywhere")
 
 
@@ -245,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return exc.exit_code
     show(result)
+    jsonschema.validate(result, json.loads(SCHEMA.read_text()))
     atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
     console.print(f"fuzz results: {args.out}", markup=False)
     return 1 if result["crashes"] or result["hangs"] or result["over_memory_cap"] else 0
