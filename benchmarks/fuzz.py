@@ -1,13 +1,14 @@
 """Fuzz the ELF and PE readers: mutants of real binaries built on the fly, each read under caps.
 
 `python -m benchmarks.fuzz` (or `nox -s fuzz`): builds an ELF library and app (gcc), an ELF32
-library (clang, i686), a PE DLL and EXE (mingw) and an lld-link EXE with its PDB, then reads
-seeded mutants of them (byte flips anywhere, flips in the headers, hostile integers at aligned
-offsets near either end, where the headers and the ELF section table sit, cuts at the end or
-anywhere) through `read_binary` in worker processes; a mutated PDB is read beside its unchanged
-EXE. Each read runs under a time cap (a timer signal) and an address-space cap (RLIMIT_AS). A
-read must end in a model or in one InputError/CiError line; anything else is a crash, a timer
-expiry a hang. Prints a table and writes JSON (default dist/fuzz.json, schema fuzz.schema.json).
+library (clang, i686), a big-endian one (PowerPC64), a PE DLL and EXE (mingw) and an lld-link EXE
+with its PDB, then reads seeded mutants of them (byte flips anywhere, flips in the headers,
+hostile integers at aligned offsets near either end, where the headers and the ELF section table
+sit, cuts at the end or anywhere) through `read_binary` in worker processes; a mutated PDB is
+read beside its unchanged EXE. Each read runs under a time cap (a timer signal) and an
+address-space cap (RLIMIT_AS). A read must end in a model or in one InputError/CiError line;
+anything else is a crash, a timer expiry a hang. Prints a table and writes JSON (default
+dist/fuzz.json, schema fuzz.schema.json).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def build_inputs(out: Path) -> dict[str, Path]:
         [MINGW, "-o", "app.exe", "exe.c", "-L.", "-lfuzz.dll"],
         ["clang", "--target=i686-linux-gnu", "-nostdlib", "-fuse-ld=lld", "-shared", "-fPIC", "-o", "libfuzz32.so",
          "-Wl,--version-script=lib.map", "lib.c"],
+        ["clang", "--target=powerpc64-linux-gnu", "-nostdlib", "-fuse-ld=lld", "-shared", "-fPIC", "-o",
+         "libfuzz-be.so", "-Wl,--version-script=lib.map", "-Wl,--build-id", "lib.c"],
         ["clang", "--target=x86_64-pc-windows-msvc", "-c", "-o", "lld.obj", "lld.c"],
         ["lld-link", "/out:lld.exe", "/subsystem:console", "/nodefaultlib", "/debug", "/pdb:lld.pdb",
          "/pdbaltpath:%_PDB%", "lld.obj"],
@@ -86,8 +89,8 @@ def build_inputs(out: Path) -> dict[str, Path]:
         done = subprocess.run(argv, cwd=out, capture_output=True, text=True)
         if done.returncode != 0:
             raise CiError(f"{argv[0]} failed building fuzz inputs: {done.stderr.strip().splitlines()[-1:]}")
-    return {name: out / name for name in ("libfuzz.so", "libfuzz32.so", "app", "fuzz.dll", "app.exe", "lld.exe",
-                                              "lld.pdb")}
+    return {name: out / name for name in ("libfuzz.so", "libfuzz32.so", "libfuzz-be.so", "app", "fuzz.dll",
+                                              "app.exe", "lld.exe", "lld.pdb")}
 
 
 def mutate(data: bytes, rng: random.Random, strategy: str) -> bytes:
@@ -113,7 +116,8 @@ def mutate(data: bytes, rng: random.Random, strategy: str) -> bytes:
     return bytes(damaged)
 
 
-_FORMATS = {"libfuzz.so": "elf", "libfuzz32.so": "elf", "app": "elf", "fuzz.dll": "pe", "app.exe": "pe", "lld.exe": "pe", "lld.pdb": "pdb"}
+_FORMATS = {"libfuzz.so": "elf", "libfuzz32.so": "elf", "libfuzz-be.so": "elf", "app": "elf",
+            "fuzz.dll": "pe", "app.exe": "pe", "lld.exe": "pe", "lld.pdb": "pdb"}
 
 
 def _place(workdir: Path, name: str, mutant: bytes, originals: dict[str, bytes], index: int) -> Path:

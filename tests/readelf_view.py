@@ -36,7 +36,8 @@ _VISIBLE_BINDS = {"GLOBAL", "WEAK", "UNIQUE", _OS_SPECIFIC_10}
 # Vis may carry extras such as "[VARIANT_PCS]"; the name may be empty.
 _FIELD = r"(?:<[^>]*>: \d+|\S+)"
 _SYMBOL = re.compile(
-    rf"^\s*(?P<number>\d+):\s+(?P<value>[0-9a-fA-F]+)\s+\S+\s+(?P<type>{_FIELD})\s+(?P<bind>{_FIELD})\s+\S+(?:\s+\[[^\]]*\])*"
+    rf"^\s*(?P<number>\d+):\s+(?P<value>[0-9a-fA-F]+)\s+\S+\s+(?P<type>{_FIELD})\s+(?P<bind>{_FIELD})"
+    r"\s+\S+(?:\s+\[[^\]]*\])*"
     r"\s+(?P<ndx>\S+)(?:\s(?P<name>.*))?$"
 )
 # "name@VER", "name@@VER", "name@VER (3)"; a name never contains "@".

@@ -84,7 +84,7 @@ class _Layout:
         return self.endian + ("HHIQQQIHHHHHH" if self.is64 else "HHIIIIIHHHHHH")
 
     @property
-    def section(self) -> str:  # sh_name sh_type sh_flags sh_addr sh_offset sh_size sh_link sh_info sh_addralign sh_entsize
+    def section(self) -> str:  # sh_name type flags addr offset size link info addralign entsize
         return self.endian + ("IIQQQQIIQQ" if self.is64 else "IIIIIIIIII")
 
     @property
@@ -215,7 +215,8 @@ class _Reader:
             shnum = first[5]
         if shstrndx == 0xFFFF:  # SHN_XINDEX: the real index is section 0's sh_link
             shstrndx = first[6]
-        raw = list(struct.iter_unpack(fmt, self.table(shoff, shnum * entsize, shentsize, entsize, "section header table")))
+        table = self.table(shoff, shnum * entsize, shentsize, entsize, "section header table")
+        raw = list(struct.iter_unpack(fmt, table))
         names = b""
         if shstrndx < len(raw) and raw[shstrndx][1] != _SHT_NOBITS:
             _, _, _, _, offset, size, *_ = raw[shstrndx]
@@ -282,7 +283,8 @@ class _Reader:
 
     def _linked_strings(self, section: _Section) -> bytes:
         if not 0 < section.link < len(self.sections):
-            raise self.fail(f"corrupt ELF: section {section.name} links to section {section.link}, which does not exist")
+            raise self.fail(f"corrupt ELF: section {section.name} links to section {section.link}, "
+                            "which does not exist")
         strings = self.sections[section.link]
         if strings.type == _SHT_NOBITS:
             return b""

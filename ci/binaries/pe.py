@@ -112,7 +112,8 @@ def _check_file_tables(path: Path, pe: pefile.PE, size: int) -> None:
     if start:
         strings = start + count * _COFF_SYMBOL_SIZE
         if strings + 4 > size:
-            raise InputError(path, f"truncated PE: COFF symbol table extends past end of file ({strings + 4} > {size} bytes)")
+            raise InputError(path, f"truncated PE: COFF symbol table extends past end of file "
+                                   f"({strings + 4} > {size} bytes)")
         (length,) = struct.unpack_from("<I", pe.__data__, strings)
         if strings + length > size:
             raise InputError(path, f"truncated PE: COFF string table extends past end of file "

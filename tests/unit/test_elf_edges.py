@@ -55,13 +55,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run_tool("gcc", "-shared", "-o", "libnotype.so", "notype.s", cwd=out)
     run_tool("gcc", "-shared", "-fPIC", "-o", "libf.so", "-Wl,-soname,libf.so", "-Wl,--version-script=lib.map", "lib.c",
          cwd=out)
-    run_tool("gcc", "-shared", "-fPIC", "-o", "libwrap.so", "-Wl,--version-script=wrap.map", "wrap.c", "-L.", "-lf", cwd=out)
+    run_tool("gcc", "-shared", "-fPIC", "-o", "libwrap.so", "-Wl,--version-script=wrap.map", "wrap.c", "-L.", "-lf",
+             cwd=out)
     run_tool("llvm-objcopy", "--strip-sections", "libdata.so", "libdata.so.nosections", cwd=out)
     # The same pair as ELF32 (i386, REL relocations), freestanding: no 32-bit libc is needed.
     (out / "copy32.c").write_text(COPY_APP_C.replace("int main(void) { return", "void _start(void) { (void)"))
     i686 = ("clang", "--target=i686-linux-gnu", "-nostdlib", "-fuse-ld=lld")
     run_tool(*i686, "-shared", "-fPIC", "-o", "libdata32.so", "-Wl,-soname,libdata32.so", "data.c", cwd=out)
     run_tool(*i686, "-fno-pic", "-no-pie", "-o", "copy-app32", "copy32.c", "./libdata32.so", cwd=out)
+    # Big-endian ELF64 (PowerPC64), versioned, with a build-id.
+    run_tool("clang", "--target=powerpc64-linux-gnu", "-nostdlib", "-fuse-ld=lld", "-shared", "-fPIC",
+             "-Wl,--version-script=lib.map", "-Wl,--build-id", "-o", "libf-ppc64be.so", "lib.c", cwd=out)
     return {path.name: path for path in out.iterdir()}
 
 
@@ -75,6 +79,13 @@ def test_unversioned_copy_relocation_is_an_import_not_a_definition(
     assert "shared_counter" not in app.defined and app.defined & {"main", "_start"}
     assert Symbol("shared_counter", "data", None) in app.imports[UNKNOWN_LIBRARY]
     assert model_view(app) == readelf_view(built[name])
+
+
+@pytest.mark.parametrize("name, machine", [("libdata32.so", "EM_386"), ("libf-ppc64be.so", "EM_PPC64")])
+def test_other_classes_and_byte_orders_agree_with_readelf(built: dict[str, Path], name: str, machine: str) -> None:
+    lib = read_binary(built[name])
+    assert lib.machine == machine and lib.exports
+    assert model_view(lib) == readelf_view(built[name])
 
 
 def test_the_library_keeps_the_copied_symbol_as_its_export(built: dict[str, Path]) -> None:
