@@ -178,8 +178,15 @@ def _pdb_beside(path: Path, pe: pefile.PE) -> Path | None:
     for entry in getattr(pe, "DIRECTORY_ENTRY_DEBUG", []):
         recorded = getattr(entry.entry, "PdbFileName", None) if entry.entry is not None else None
         if recorded:
-            names.insert(0, PureWindowsPath(_text(recorded.rstrip(b"\0"))).name)
-    return next((path.parent / n for n in names if n and (path.parent / n).is_file()), None)
+            names.insert(0, PureWindowsPath(_text(recorded.split(b"\0", 1)[0])).name)
+    return next((path.parent / n for n in names if n and _is_file(path.parent / n)), None)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name the file system cannot hold (too long) is no PDB beside us
+        return False
 
 
 def _coff_defined(path: Path, pe: pefile.PE, data: bytes, machine: str) -> frozenset[str] | None:

@@ -146,3 +146,10 @@ def test_a_stale_or_damaged_pdb_is_one_line(lld: dict[str, Path], tmp_path: Path
     (tmp_path / "app.pdb").write_bytes(lld["app.pdb"].read_bytes()[:20000])
     with pytest.raises(InputError, match="corrupt PDB: .* extend past end of file"):
         read_binary(tmp_path / "app.exe")
+
+
+def test_a_recorded_pdb_name_too_long_for_the_file_system_is_no_pdb(lld: dict[str, Path], tmp_path: Path) -> None:
+    run_tool("lld-link", "/out:long.exe", "/subsystem:console", "/nodefaultlib", "/debug", "/pdb:long.pdb",
+             f"/pdbaltpath:{'p' * 300}.pdb", lld["app.obj"], lld["Runtime.Base.lib"], cwd=tmp_path)
+    (tmp_path / "long.pdb").unlink()
+    assert read_binary(tmp_path / "long.exe").symbol_tables == ("exports",)
