@@ -149,7 +149,7 @@ def _worker(job: tuple[int, dict[str, str], list[int], int, float, int, str]) ->
     names = sorted(originals)
     outcomes: Counter[str] = Counter()
     failures: list[dict] = []
-    slowest = 0.0
+    slowest, slowest_mutant = 0.0, None
     peak_growth_kib, peak_mutant = 0, None
     workdir = Path(tempfile.mkdtemp(prefix="rbci-fuzz-"))
     for index in indexes:
@@ -173,7 +173,8 @@ def _worker(job: tuple[int, dict[str, str], list[int], int, float, int, str]) ->
             outcome, detail = "crash", f"{type(exc).__name__}: {str(exc)[:200]}"
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        slowest = max(slowest, time.perf_counter() - started)
+        if time.perf_counter() - started > slowest:
+            slowest, slowest_mutant = time.perf_counter() - started, index
         growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
         if growth > peak_growth_kib:
             peak_growth_kib, peak_mutant = growth, index
@@ -184,7 +185,7 @@ def _worker(job: tuple[int, dict[str, str], list[int], int, float, int, str]) ->
             if len(failures) <= keep_crashes:
                 Path(crash_dir, f"mutant-{index}-{name}").write_bytes(mutant)
     return {"outcomes": dict(outcomes), "failures": failures, "slowest_seconds": slowest,
-            "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "slowest_mutant": slowest_mutant, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "peak_growth_kib": peak_growth_kib, "peak_growth_mutant": peak_mutant}
 
 
@@ -212,6 +213,7 @@ def run(mutants: int, seed: int, jobs: int, memory_cap_mib: int, time_cap: float
         "hangs": sum(1 for f in failures if f["outcome"] == "hang"),
         "over_memory_cap": sum(1 for f in failures if f["outcome"] == "over memory cap"),
         "slowest_read_seconds": round(max(p["slowest_seconds"] for p in parts), 4),
+        "slowest_mutant": max(parts, key=lambda p: p["slowest_seconds"])["slowest_mutant"],
         "peak_rss_mib": round(max(p["peak_rss_kib"] for p in parts) / 1024, 1),
         "largest_growth_by_one_read_mib": round(peak["peak_growth_kib"] / 1024, 1),
         "largest_growth_mutant": peak["peak_growth_mutant"],
