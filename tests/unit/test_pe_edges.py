@@ -153,3 +153,10 @@ def test_a_recorded_pdb_name_too_long_for_the_file_system_is_no_pdb(lld: dict[st
              f"/pdbaltpath:{'p' * 300}.pdb", lld["app.obj"], lld["Runtime.Base.lib"], cwd=tmp_path)
     (tmp_path / "long.pdb").unlink()
     assert read_binary(tmp_path / "long.exe").symbol_tables == ("exports",)
+
+
+def test_a_pdb_put_beside_later_is_read(lld: dict[str, Path], tmp_path: Path) -> None:
+    shutil.copy(lld["app.exe"], tmp_path / "app.exe")
+    assert read_binary(tmp_path / "app.exe").symbol_tables == ("exports",)
+    shutil.copy(lld["app.pdb"], tmp_path / "app.pdb")
+    assert read_binary(tmp_path / "app.exe").symbol_tables == ("exports", "PDB publics")
