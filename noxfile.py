@@ -45,6 +45,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """Fuzz the ELF and PE readers: >= 10,000 mutants, crashes, hangs, peak memory (`-- --mutants N`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.fuzz", *session.posargs)
+
+
+@nox.session
 def build(session: nox.Session) -> None:
     """Build Runtime.Base: the reference runtime, or the fork (`-- --runtime-repo PATH [--platform RID]`; cached, needs the internet)."""
     _ci(session, "build", *session.posargs)

@@ -19,8 +19,17 @@ def read_binary(path: str | Path) -> Binary:
     """Read an ELF or PE file; the same unchanged file is parsed once."""
     path = Path(path)
     info = _regular_file(path)
-    # Inode and mtime in the key: a rebuilt or replaced file is read again.
-    return _read_cached(path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    # Inode and mtime in the key: a rebuilt or replaced file is read again; so is a PE whose
+    # NAME.pdb beside it changed (the PDB the reader takes its defined names from).
+    return _read_cached(path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, _pdb_identity(path))
+
+
+def _pdb_identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.with_suffix(".pdb").stat()
+    except (OSError, ValueError):
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _regular_file(path: Path) -> os.stat_result:
@@ -40,7 +49,7 @@ def _regular_file(path: Path) -> os.stat_result:
 
 
 @functools.lru_cache(maxsize=256)
-def _read_cached(path: Path, dev: int, ino: int, size: int, mtime_ns: int) -> Binary:
+def _read_cached(path: Path, dev: int, ino: int, size: int, mtime_ns: int, pdb: tuple | None) -> Binary:
     magic = _magic(path)
     if magic.startswith(ELF_MAGIC):
         return read_elf(path)

@@ -38,6 +38,13 @@ class Binary:
     build_id: str | None = None  # ELF NT_GNU_BUILD_ID hex, or PE CodeView GUID+age
     defined: frozenset[str] = field(default_factory=frozenset)  # global defined symbols, any table
     delay_imports: dict[str, tuple[Symbol, ...]] = field(default_factory=dict)  # PE only
+    # Where `defined` was read: ".symtab"/".dynsym" (ELF); "exports", "COFF symbol table", "PDB publics" (PE).
+    symbol_tables: tuple[str, ...] = ()
+
+    @property
+    def private_copies_checkable(self) -> bool:
+        """Whether `defined` holds the file's own non-exported names too (a full symbol table)."""
+        return bool({".symtab", "COFF symbol table", "PDB publics"} & set(self.symbol_tables))
 
     @property
     def export_names(self) -> frozenset[str]:

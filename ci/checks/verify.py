@@ -2,7 +2,8 @@
 
 For each app: it needs Runtime.Base by name, every symbol it imports from it is exported, it
 imports no runtime-owned symbol from anywhere else, it defines none itself (a private copy), and
-its architecture matches.
+its architecture matches. The private-copy check needs the app's full symbol table (.symtab, the
+COFF symbol table, or the PDB beside a PE); an app without one is listed as not checkable.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from ci.binaries.model import UNKNOWN_LIBRARY
 from ci.binaries.resolve import find_needed
 from ci.core.errors import InputError
 from ci.platforms import for_binary
+
+NO_SYMBOLS = "no symbols: private copies not checkable"
 
 
 @dataclass(frozen=True)
@@ -31,18 +34,22 @@ def _same(a: str, b: str) -> bool:
     return a.lower() == b.lower()  # PE names are case-insensitive; ELF sonames never differ by case only
 
 
-def _other_exports(app: Binary, runtime_name: str) -> set[str] | None:
-    """Names exported by the app's other needed libraries; None if one cannot be found here."""
-    names: set[str] = set()
+def _not_exported_elsewhere(app: Binary, runtime_name: str, names: set[str]) -> set[str] | None:
+    """Which of `names` no other needed library exports; None if one that might is not found here.
+
+    Libraries are read in DT_NEEDED order and only until every name is found."""
+    missing = set(names)
     lib_dirs = for_binary(app.format, app.arch).lib_dirs
     for needed in app.needed:
+        if not missing:
+            break
         if _same(needed, runtime_name):
             continue
         found = find_needed(app, needed, lib_dirs)
         if found is None:
             return None
-        names |= read_binary(found).export_names
-    return names
+        missing -= read_binary(found).export_names
+    return missing
 
 
 def check_app(runtime: Binary, app: Binary) -> list[Violation]:
@@ -74,11 +81,11 @@ def _check_unattributed(runtime_name: str, exported: frozenset[str], app: Binary
     pending = [s for s in app.imports.get(UNKNOWN_LIBRARY, ()) if s.name not in exported]
     if not pending:
         return []
-    others = _other_exports(app, runtime_name)
-    if others is None:
+    missing = _not_exported_elsewhere(app, runtime_name, {s.name for s in pending})
+    if missing is None:
         return []  # a needed library is not on this machine: the loader decides, not us
     return [Violation(str(app.path), s.name, f"not exported by {runtime_name} nor by any other needed library")
-            for s in pending if s.name not in others]
+            for s in pending if s.name in missing]
 
 
 def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
@@ -87,11 +94,17 @@ def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
         raise InputError(runtime_path, f"not a shared library ({runtime.kind}): --runtime takes the Runtime.Base library")
     apps = []
     violations: list[Violation] = []
+    notes: list[str] = []
     for path in app_paths:
         app = read_binary(path)
         found = check_app(runtime, app)
         violations += found
-        apps.append({"app": str(path), "imports_from_runtime": len(app.imports_from(runtime.soname or runtime.path.name)),
-                     "violations": len(found)})
+        record = {"app": str(path), "imports_from_runtime": len(app.imports_from(runtime.soname or runtime.path.name)),
+                  "violations": len(found), "symbols": ", ".join(app.symbol_tables)}
+        if not app.private_copies_checkable:
+            # Only exported names are known: an embedded, unexported runtime copy would pass unseen.
+            record["private_copies"] = NO_SYMBOLS
+            notes.append(f"{path}: {NO_SYMBOLS}")
+        apps.append(record)
     return {"runtime": str(runtime_path), "apps": apps, "violations": [asdict(v) for v in violations],
-            "ok": not violations}
+            "notes": notes, "ok": not violations}

@@ -107,7 +107,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     result = verify(Path(args.runtime), [Path(a) for a in args.app])
     problems = [f"{v['app']}: {v['symbol'] or '-'}: {v['problem']}" for v in result["violations"]]
-    return _finish(result, args.json, [], problems,
+    return _finish(result, args.json, result["notes"], problems,
                    f"{len(result['apps'])} binaries checked, {len(result['violations'])} violations")
 
 

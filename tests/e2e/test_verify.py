@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 from tests.conftest import assert_one_line_error, run_ci
 from tests.e2e.helpers import APPS_SRC, gcc, runtime_defines, runtime_sources, unpacked_runtime
@@ -61,3 +62,17 @@ def test_truncated_and_non_binary_inputs_get_one_line_errors(pipeline, tmp_path)
     text.write_text("hello, this is not a binary\n")
     assert_one_line_error(run_ci("verify", "--runtime", library, "--app", text), str(text), "not an ELF or PE")
     assert_one_line_error(run_ci("verify", "--runtime", tmp_path / "absent.so", "--app", text), "absent.so")
+
+
+def test_stripped_app_is_reported_as_not_checkable(pipeline, tmp_path):
+    """A stripped app passes, but the report says its private copies could not be checked."""
+    app = sorted(p for p in (pipeline["build"] / "linux-x64" / "apps" / "bin").rglob("*") if p.is_file())[0]
+    stripped = tmp_path / app.name
+    subprocess.run(["strip", "-o", str(stripped), str(app)], check=True)
+    runtime = unpacked_runtime(pipeline) / "lib/libRuntime.Base.so"
+    code, result = _verify(runtime, app, stripped)
+    assert code == 0 and result["ok"]
+    assert [a.get("private_copies") for a in result["apps"]] == [None, "no symbols: private copies not checkable"]
+    assert result["notes"] == [f"{stripped}: no symbols: private copies not checkable"]
+    done = run_ci("verify", "--runtime", runtime, "--app", stripped)
+    assert done.returncode == 0 and "no symbols: private copies not checkable" in done.stdout

@@ -6,7 +6,6 @@ import os
 import random
 import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from ci.binaries import Symbol, read_binary
 from ci.binaries.model import UNKNOWN_LIBRARY
 from ci.core.errors import InputError
+from tests.binaries_helpers import run_tool, section_header
 from tests.damage import assert_damage_is_contained
 from tests.readelf_view import model_view, readelf_view
 
@@ -51,9 +51,6 @@ int main(void) { printf("%d\\n", my_static_func(2)); return 0; }
 EM_AARCH64 = 183
 
 
-def _run(*cmd: str | Path, cwd: Path) -> None:
-    result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stderr}"
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +60,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, text in {"lib.c": LIB_C, "lib.map": LIB_MAP, "plain.c": PLAIN_C, "app.c": APP_C, "st.c": STATIC_C}.items():
         (out / name).write_text(text)
     shared = ("gcc", "-shared", "-fPIC", "-Wl,--build-id")
-    _run(*shared, "-o", "libfoo.so", "-Wl,-soname,libfoo.so", "-Wl,--version-script=lib.map", "lib.c", cwd=out)
-    _run(*shared, "-o", "libbar.so", "-Wl,-soname,libbar.so", "plain.c", cwd=out)
+    run_tool(*shared, "-o", "libfoo.so", "-Wl,-soname,libfoo.so", "-Wl,--version-script=lib.map", "lib.c", cwd=out)
+    run_tool(*shared, "-o", "libbar.so", "-Wl,-soname,libbar.so", "plain.c", cwd=out)
     link_app = ("gcc", "app.c", "-L.", "-lfoo", "-lbar", "-Wl,--build-id", "-Wl,-z,nodelete")
-    _run(*link_app, "-o", "app", "-Wl,-rpath,$ORIGIN", cwd=out)
-    _run(*link_app, "-o", "app-rpath", "-Wl,--disable-new-dtags", "-Wl,-rpath,/opt/x:$ORIGIN/../lib", cwd=out)
-    _run("gcc", "-static", "-o", "static", "st.c", cwd=out)
-    _run("gcc", "-static-pie", "-o", "static-pie", "st.c", cwd=out)
+    run_tool(*link_app, "-o", "app", "-Wl,-rpath,$ORIGIN", cwd=out)
+    run_tool(*link_app, "-o", "app-rpath", "-Wl,--disable-new-dtags", "-Wl,-rpath,/opt/x:$ORIGIN/../lib", cwd=out)
+    run_tool("gcc", "-static", "-o", "static", "st.c", cwd=out)
+    run_tool("gcc", "-static-pie", "-o", "static-pie", "st.c", cwd=out)
     for name in ("app", "libfoo.so"):
         shutil.copy(out / name, out / f"{name}.stripped")
-        _run("strip", f"{name}.stripped", cwd=out)
+        run_tool("strip", f"{name}.stripped", cwd=out)
     _without_section_headers(out / "app", out / "app.nosections")
+    _without_section_headers(out / "libfoo.so", out / "libfoo.so.nosections")
     return {path.name: path for path in out.iterdir()}
 
 
@@ -103,7 +101,6 @@ def _with_machine(source: Path, target: Path, machine: int) -> Path:
         "static-pie",
         "app.stripped",
         "libfoo.so.stripped",
-        "app.nosections",
     ],
 )
 def test_model_agrees_with_readelf(built: dict[str, Path], name: str) -> None:
@@ -164,10 +161,14 @@ def test_stripped_files_keep_the_dynamic_view(built: dict[str, Path]) -> None:
     assert read_binary(built["libfoo.so.stripped"]).exports == read_binary(built["libfoo.so"]).exports
 
 
-def test_file_without_section_headers_uses_program_headers(built: dict[str, Path]) -> None:
-    app, bare = read_binary(built["app"]), read_binary(built["app.nosections"])
-    assert (bare.needed, bare.runpath, bare.build_id, bare.kind) == (app.needed, app.runpath, app.build_id, app.kind)
-    assert bare.exports == () and bare.imports == {}
+@pytest.mark.parametrize("name", ["app", "libfoo.so"])
+def test_file_without_section_headers_is_read_through_its_dynamic_segment(built: dict[str, Path], name: str) -> None:
+    """What the loader sees (DT_SYMTAB, DT_GNU_HASH, DT_VERSYM, ...) is what the sections said."""
+    full, bare = read_binary(built[name]), read_binary(built[f"{name}.nosections"])
+    assert bare.imports if name == "app" else bare.exports
+    same = ("exports", "imports", "needed", "soname", "rpath", "runpath", "build_id", "kind", "arch")
+    assert {f: getattr(bare, f) for f in same} == {f: getattr(full, f) for f in same}
+    assert bare.defined == full.export_names  # .symtab went with the section headers
 
 
 def test_machine_names(built: dict[str, Path], tmp_path: Path) -> None:
@@ -190,25 +191,13 @@ def test_unchanged_file_is_read_once(built: dict[str, Path], tmp_path: Path) -> 
 # --- bad input -------------------------------------------------------------------
 
 
-def _section_header(data: bytes, name: str) -> int:
-    """Offset of the 64-bit little-endian section header called `name`."""
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shnum, shstrndx = struct.unpack_from("<HH", data, 0x3C)
-    strtab_offset, = struct.unpack_from("<Q", data, shoff + shstrndx * 64 + 24)
-    for index in range(shnum):
-        header = shoff + index * 64
-        name_offset, = struct.unpack_from("<I", data, header)
-        start = strtab_offset + name_offset
-        if data[start : data.index(b"\0", start)] == name.encode():
-            return header
-    raise AssertionError(f"no section {name}")
 
 
 def _bad_inputs(lib: Path, out: Path) -> dict[str, tuple[Path, str]]:
     """name -> (file, what the problem statement must say)."""
     data = lib.read_bytes()
     shoff, = struct.unpack_from("<Q", data, 0x28)
-    dynsym = _section_header(data, ".dynsym")
+    dynsym = section_header(data, ".dynsym")
     dynsym_offset, = struct.unpack_from("<Q", data, dynsym + 24)
     oversized = bytearray(data)
     struct.pack_into("<Q", oversized, dynsym + 32, len(data))  # sh_size
@@ -218,8 +207,8 @@ def _bad_inputs(lib: Path, out: Path) -> dict[str, tuple[Path, str]]:
         "magic-only": (b"\x7fELF", "truncated ELF"),
         "cut-in-ident": (data[:10], "truncated ELF: identification needs 16 bytes, file has 10"),
         "cut-in-header": (data[:40], "truncated ELF: file header needs 64 bytes, file has 40"),
-        "cut-in-section-headers": (data[: shoff + 100], "section headers extend past end of file"),
-        "cut-in-dynsym": (data[: dynsym_offset + 30], "section headers extend past end of file"),
+        "cut-in-section-headers": (data[: shoff + 100], "section header table extends past end of file"),
+        "cut-in-dynsym": (data[: dynsym_offset + 30], "section header table extends past end of file"),
         "dynsym-past-end": (bytes(oversized), "section .dynsym extends past end of file"),
         "garbage-after-magic": (b"\x7fELF" + random.Random(1).randbytes(3000), "corrupt ELF: unknown class byte"),
         "garbage-after-ident": (data[:16] + random.Random(2).randbytes(3000), "ELF"),

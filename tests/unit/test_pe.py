@@ -7,15 +7,14 @@ fail rather than skip, so a CI machine missing them cannot pass silently.
 from __future__ import annotations
 
 import random
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ci.binaries import Symbol, read_binary
 from ci.core.errors import InputError
+from tests.binaries_helpers import run_tool
 from tests.damage import assert_damage_is_contained
 from tests.pe_view import objdump_view
 
@@ -77,11 +76,6 @@ delayed_iat:
 IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT = 13
 
 
-def _run(*cmd: str | Path, cwd: Path) -> str:
-    assert shutil.which(str(cmd[0])), f"{cmd[0]} not found: install gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64"
-    result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stderr}"
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +83,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("pe")
     for name, text in {"dll.c": DLL_C, "dll.def": DLL_DEF, "exe.c": EXE_C, "delay.s": DELAY_S}.items():
         (out / name).write_text(text)
-    _run(CC, "-shared", "-o", "mylib.dll", "dll.c", "dll.def", "-Wl,--out-implib,libmylib.a", "-Wl,--build-id", cwd=out)
-    _run(CC, "-o", "app.exe", "exe.c", "-L.", "-lmylib", "-Wl,--build-id", cwd=out)
-    _run(CC, "-o", "delayed.exe", "exe.c", "delay.s", "-L.", "-lmylib", cwd=out)
+    run_tool(CC, "-shared", "-o", "mylib.dll", "dll.c", "dll.def", "-Wl,--out-implib,libmylib.a", "-Wl,--build-id", cwd=out)
+    run_tool(CC, "-o", "app.exe", "exe.c", "-L.", "-lmylib", "-Wl,--build-id", cwd=out)
+    run_tool(CC, "-o", "delayed.exe", "exe.c", "delay.s", "-L.", "-lmylib", cwd=out)
     _point_delay_directory(out / "delayed.exe", _symbol_address(out / "delayed.exe", "delay_descriptors"))
     return {path.name: path for path in out.iterdir()}
 
 
 def _symbol_address(exe: Path, name: str) -> int:
-    for line in _run(NM, exe, cwd=exe.parent).splitlines():
+    for line in run_tool(NM, exe, cwd=exe.parent).splitlines():
         if line.endswith(f" {name}"):
             return int(line.split()[0], 16)
     raise AssertionError(f"{name} not in {exe}")
@@ -128,7 +122,7 @@ def test_dll_exports_agree_with_objdump(built: dict[str, Path]) -> None:
     assert dll.soname == objdump.export_name == "mylib.dll"
     assert {(s.name, s.ordinal, s.forwarder) for s in dll.exports} == objdump.exports
     assert {s.name: s for s in dll.exports}.keys() == {"add", "counter", "#42", "Fwd"}
-    assert dll.defined == dll.export_names
+    assert dll.export_names <= dll.defined and dll.symbol_tables == ("exports", "COFF symbol table")
     assert dll.imports == {lib: tuple(syms) for lib, syms in _symbols(objdump.imports).items()}
 
 
