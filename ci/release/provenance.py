@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,13 +30,24 @@ _INTERNAL = {"event_name": "GITHUB_EVENT_NAME", "repository_id": "GITHUB_REPOSIT
              "repository_owner_id": "GITHUB_REPOSITORY_OWNER_ID", "runner_environment": "RUNNER_ENVIRONMENT"}
 
 
+def regular_file(path: Path, missing: str = "missing") -> Path:
+    """`path`, if it is a regular file: a FIFO or a device in dist/ would block or never end when read."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(path, missing) from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(path, "not a regular file")
+    return path
+
+
 def verified_sums(dist: Path) -> dict[str, str]:
     """SHA256SUMS with every file checked against it: we attest and publish only what is really there."""
-    sums = read_sums(dist / SUMS)
+    sums = read_sums(regular_file(dist / SUMS))
     for name, expected in sorted(sums.items()):
-        path = dist / name
-        if not path.is_file():
-            raise InputError(path, f"listed in {SUMS} but missing")
+        path = regular_file(dist / name, f"listed in {SUMS} but missing")
         if (actual := sha256_file(path)) != expected:
             raise InputError(path, f"sha256 {actual} does not match {SUMS} ({expected})")
     return sums
