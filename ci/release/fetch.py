@@ -95,7 +95,10 @@ def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -
         archive = _download(gh, assets, name, Path(tmp), where, MAX_ARCHIVE)
         if (actual := sha256_file(archive)) != sums[name]:
             raise InputError(f"{where} {name}", f"sha256 {actual} does not match {SUMS} ({sums[name]})")
-        unpacked = redist.unpack(archive, Path(tmp) / "package")
+        try:
+            unpacked = redist.unpack(archive, Path(tmp) / "package")
+        except InputError as exc:  # named by the release, not by the temporary folder that goes away
+            raise InputError(f"{where} {name}", exc.problem) from None
         manifest = _check_manifest(unpacked.root, rid, f"{where} {name}")
         check_extract_dest(dest)  # still missing or empty: replacing an empty directory loses nothing
         os.replace(unpacked.root, dest)
