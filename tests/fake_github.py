@@ -10,7 +10,7 @@ requests whose method matches and whose path and query the regex finds:
   status         answer `status` (with `reason`) with `headers` and `body` instead (rate limits, 5xx,
                  malformed JSON, redirects and Link headers naming other hosts)
   drop           read the request, close the connection without answering
-  stall          read the request, answer nothing until the server stops (at most STALL_BOUND s)
+  stall          read the request's headers only, answer nothing until the server stops (at most STALL_BOUND s)
   trickle        answer 200 with a `size`-byte Content-Length, then one byte every `interval` s
   endless        answer 200 without a Content-Length and send bytes until the client goes away
   502_after_body (upload) read the whole body, leave a `starter` asset, answer 502
@@ -203,7 +203,8 @@ class FakeGitHub:
             _drain(h)
             return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}, {}
         if fault := self._take(h.command, h.path, ("status", "drop", "stall", "trickle", "endless")):
-            _drain(h)
+            if fault.kind != "stall":  # a stalled server does not even read the request body
+                _drain(h)
             if fault.kind == "stall":
                 self.stopping.wait(STALL_BOUND)
             elif fault.kind in ("trickle", "endless"):

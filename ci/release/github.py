@@ -65,12 +65,14 @@ Progress = Callable[[int], None]  # called with the bytes sent so far
 # The fields of GitHub's release and asset objects that we use, and their types
 # (https://docs.github.com/en/rest/releases/releases, .../releases/assets). `digest` ("sha256:<hex>")
 # is null for assets uploaded before June 2025.
+# Text we may print: one line (no control characters), of a sane length.
+_TEXT = {"type": "string", "pattern": r"^[^\x00-\x1f\x7f]*$", "maxLength": 2048}
 RELEASE = {"type": "object", "required": ["id", "tag_name", "draft", "upload_url"], "properties": {
-    "id": {"type": "integer"}, "tag_name": {"type": "string"}, "draft": {"type": "boolean"},
-    "upload_url": {"type": "string"}, "html_url": {"type": ["string", "null"]}}}
+    "id": {"type": "integer"}, "tag_name": _TEXT, "draft": {"type": "boolean"},
+    "upload_url": _TEXT, "html_url": {"anyOf": [_TEXT, {"type": "null"}]}}}
 ASSET = {"type": "object", "required": ["id", "name", "state", "size", "url"], "properties": {
-    "id": {"type": "integer"}, "name": {"type": "string", "minLength": 1}, "state": {"type": "string"},
-    "size": {"type": "integer", "minimum": 0}, "url": {"type": "string"}, "digest": {"type": ["string", "null"]}}}
+    "id": {"type": "integer"}, "name": _TEXT | {"minLength": 1}, "state": _TEXT,
+    "size": {"type": "integer", "minimum": 0}, "url": _TEXT, "digest": {"anyOf": [_TEXT, {"type": "null"}]}}}
 
 
 class GitHubError(CiError):
@@ -304,14 +306,18 @@ def _shape_problem(error: jsonschema.ValidationError) -> str:
     where = "/".join(map(str, error.absolute_path)) or "the top level"
     if error.validator == "required":
         return f"{where}: {error.message}"  # "'tag_name' is a required property"
+    if error.validator == "pattern":
+        return f"{where}: holds control characters"
+    if error.validator == "anyOf":
+        return f"{where}: expected text or null"
     return f"{where}: expected {error.validator} {error.validator_value}"
 
 
 def _keep(data: object, shape: dict) -> object:
     """Only the fields of `shape`, strings redacted: nothing else GitHub sent travels further."""
-    if shape["type"] == "array":
+    if shape.get("type") == "array":
         return [_keep(item, shape["items"]) for item in data]
-    if shape["type"] == "object":
+    if shape.get("type") == "object":
         return {key: _keep(data[key], sub) for key, sub in shape["properties"].items() if key in data}
     return redact(data) if isinstance(data, str) else data
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from ci.redist.archive import sha256_file
 from ci.redist.checksums import SUMS, read_sums
 from ci.core.errors import CiError, InputError
+from ci.core.fs import atomic_write_text
 from ci.core.resources import checkout_root
 from ci.core.git import tree_state
 
@@ -106,7 +107,5 @@ def write_provenance(dist: Path, env: Mapping[str, str] = os.environ) -> Path:
     """Write dist/provenance.intoto.json atomically; returns its path."""
     data = statement(dist, env)
     path = dist / FILENAME
-    tmp = path.with_name(FILENAME + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path

@@ -226,15 +226,17 @@ def test_a_server_that_never_accepts_is_given_up_at_the_deadline(slept):
     assert time.monotonic() - started < 3
 
 
-def test_an_upload_never_answered_is_uncertain_at_the_deadline(fake, slept, tmp_path):
+@pytest.mark.parametrize("size", [5000, 64 << 20])  # answered never; read never (the send blocks)
+def test_an_upload_never_answered_is_uncertain_at_the_deadline(fake, slept, tmp_path, size):
     fake.seed(REPO, "v1", {})
-    (tmp_path / "a.bin").write_bytes(b"a" * 5000)
+    with open(tmp_path / "a.bin", "wb") as out:
+        out.truncate(size)
     fake.fail("stall", "POST", "name=a.bin")
     gh = client(fake, slept, SHORT)
     upload_url = gh.find_release(REPO, "v1")["upload_url"]
     started = time.monotonic()
     with pytest.raises(Uncertain, match="may or may not have taken effect"):
-        gh.upload(upload_url, "a.bin", tmp_path / "a.bin", 5000)
+        gh.upload(upload_url, "a.bin", tmp_path / "a.bin", size)
     assert time.monotonic() - started < 3
 
 
@@ -351,9 +353,13 @@ _MALFORMED = [
     ("assets", [{"id": 7, "name": "a", "size": 1, "url": "u"}], f"{_ODD} 0: 'state' is a required property"),
     ("assets", [{"id": 7, "name": "", "state": "uploaded", "size": 1, "url": "u"}], f"{_ODD} 0/name: expected minLength 1"),
     ("assets", [{"id": 7, "name": "a", "state": "uploaded", "size": 1, "url": "u", "digest": 5}],
-     f"{_ODD} 0/digest: expected type"),
+     f"{_ODD} 0/digest: expected text or null"),
     ("assets", [{"id": 7, "name": "a", "state": "uploaded", "size": 1, "url": []}], f"{_ODD} 0/url: expected type string"),
     ("assets", {"assets": []}, f"{_ODD} the top level: expected type array"),
+    ("assets", [{"id": 7, "name": "a", "state": "up\nloaded", "size": 1, "url": "u"}],
+     f"{_ODD} 0/state: holds control characters"),
+    ("releases", _release(html_url=5), f"{_ODD} 0/html_url: expected text or null"),
+    ("releases", _release(tag_name="v" * 5000), f"{_ODD} 0/tag_name: expected maxLength 2048"),
 ]
 
 
