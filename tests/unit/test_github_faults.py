@@ -153,6 +153,25 @@ def test_no_token_after_a_redirect_to_another_host_even_back_home(fake, other, s
     assert [r.auth for r in fake.requests] == ["ok", "none"] and [r.auth for r in other.requests] == ["none"]
 
 
+@pytest.mark.parametrize("location, problem", [
+    ("ftp://127.0.0.1/x", "redirected to 'ftp://127.0.0.1/x', not an https URL"),
+    ("/repos/o/r/releases?again", "more than 5 redirects"),
+])
+def test_a_bad_or_endless_redirect_is_one_error(fake, slept, location, problem):
+    fake.fail("status", "GET", r"/releases\?", status=302, headers={"Location": location}, times=10)
+    with pytest.raises(GitHubError, match=problem):
+        client(fake, slept).find_release(REPO, "v1")
+    assert len(fake.requests) <= 6
+
+
+def test_a_write_is_never_redirected(fake, other, slept):
+    fake.fail("status", "POST", "/releases$", status=307, headers={"Location": f"{other.url}/repos/{REPO}/releases"})
+    with pytest.raises(GitHubError, match="POST /repos/o/r/releases: 307"):
+        client(fake, slept).request("POST", f"/repos/{REPO}/releases", json={"tag_name": "v1"}, expect=(201,),
+                                    safe=False, shape=RELEASE)
+    assert other.requests == []
+
+
 def test_the_token_goes_to_github_upload_host_and_nowhere_else():
     api = GitHub("https://api.github.com", TOKEN)
     upload = "https://uploads.github.com/repos/o/r/releases/1/assets?name=a"
