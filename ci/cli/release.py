@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from ci.cli import options
-from ci.core.console import console, in_github_actions
+from ci.core.console import append_job_summary, console, in_github_actions
 from ci.core.secrets import redact
 
 if TYPE_CHECKING:
@@ -97,9 +96,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         url = result["release_url"] or "(none yet)"
         _say(f"release: {url}; {done}: {steps}")
         console.print("requests: " + ", ".join(f"{m} {n}" for m, n in result["requests"].items()), markup=False)
-    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(summary, "a", encoding="utf-8") as out:
-            out.write(redact(_markdown(result)))
+    append_job_summary(redact(_markdown(result)))
     return 0
 
 

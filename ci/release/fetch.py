@@ -19,7 +19,7 @@ from ci.redist import unpack as redist
 from ci.redist.archive import check_extract_dest, sha256_file
 from ci.redist.checksums import SUMS, read_sums
 from ci.redist.package import MANIFEST
-from ci.release.github import GitHub, check_repo
+from ci.release.github import GitHub, check_release
 
 MAX_SUMS = 1 << 20  # a SHA256SUMS naming thousands of files; a larger one is not ours
 MAX_ARCHIVE = 2 << 30  # far above any Runtime.Base package: a release naming more is not downloaded
@@ -77,31 +77,47 @@ def _check_manifest(root: Path, rid: str, source: str) -> dict:
     return manifest
 
 
-def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -> dict:
-    """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty)."""
-    check_repo(repo)
-    platforms.get_platform(rid)  # bad arguments fail before any request
-    check_extract_dest(dest)
-    gh = gh or GitHub.from_env()
+def _workspace(dest: Path) -> tempfile.TemporaryDirectory:
+    """A temporary folder beside `dest` (same file system: the finished package is moved, not copied)."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(prefix=f".{dest.name}.fetch.", dir=dest.parent)
+    except OSError as exc:
+        raise InputError(dest, f"cannot create a folder beside it: {exc.strerror}") from None
+
+
+def _fetch_into(gh: GitHub, repo: str, tag: str, rid: str, folder: Path) -> tuple[str, str, dict]:
+    """Download, check and unpack the package into folder/package: (archive name, sha256, manifest)."""
     where = f"{repo} release {tag}"
     release = gh.find_release(repo, tag)
     if release is None:
         raise CiError(f"{where}: not found")
     assets = {a["name"]: a for a in gh.list_assets(repo, release["id"])}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.fetch.", dir=dest.parent) as tmp:
-        sums = read_sums(_download(gh, assets, SUMS, Path(tmp), where, MAX_SUMS))
-        name = _archive_name(sums, rid, f"{where} {SUMS}")
-        archive = _download(gh, assets, name, Path(tmp), where, MAX_ARCHIVE)
-        if (actual := sha256_file(archive)) != sums[name]:
-            raise InputError(f"{where} {name}", f"sha256 {actual} does not match {SUMS} ({sums[name]})")
-        try:
-            unpacked = redist.unpack(archive, Path(tmp) / "package")
-        except InputError as exc:  # named by the release, not by the temporary folder that goes away
-            raise InputError(f"{where} {name}", exc.problem) from None
-        manifest = _check_manifest(unpacked.root, rid, f"{where} {name}")
+    sums = read_sums(_download(gh, assets, SUMS, folder, where, MAX_SUMS))
+    name = _archive_name(sums, rid, f"{where} {SUMS}")
+    archive = _download(gh, assets, name, folder, where, MAX_ARCHIVE)
+    if (actual := sha256_file(archive)) != sums[name]:
+        raise InputError(f"{where} {name}", f"sha256 {actual} does not match {SUMS} ({sums[name]})")
+    try:
+        unpacked = redist.unpack(archive, folder / "package")
+    except InputError as exc:  # named by the release, not by the temporary folder that goes away
+        raise InputError(f"{where} {name}", exc.problem) from None
+    return name, sums[name], _check_manifest(unpacked.root, rid, f"{where} {name}")
+
+
+def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -> dict:
+    """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty)."""
+    check_release(repo, tag)
+    platforms.get_platform(rid)  # bad arguments fail before any request
+    check_extract_dest(dest)
+    gh = gh or GitHub.from_env()
+    with _workspace(dest) as tmp:
+        name, sha256, manifest = _fetch_into(gh, repo, tag, rid, Path(tmp))
         check_extract_dest(dest)  # still missing or empty: replacing an empty directory loses nothing
-        os.replace(unpacked.root, dest)
-    return {"repo": repo, "tag": tag, "rid": rid, "archive": name, "sha256": sums[name], "dest": str(dest),
+        try:
+            os.replace(Path(tmp) / "package", dest)
+        except OSError as exc:
+            raise InputError(dest, f"cannot move the package there: {exc.strerror}") from None
+    return {"repo": repo, "tag": tag, "rid": rid, "archive": name, "sha256": sha256, "dest": str(dest),
             "library": str(dest / manifest["library"]), "version": manifest["version"],
             "requests": dict(sorted(gh.counts.items()))}

@@ -54,6 +54,8 @@ _ERROR_BODY_LIMIT = 64 << 10  # an error answer is read this far for its message
 _TIMEOUTS = (10.0, 300.0)  # connect, silence: GitHub may take minutes to answer a large upload
 _REDIRECT_CODES = (301, 302, 303, 307, 308)
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+# What `git check-ref-format` refuses in a ref name (https://git-scm.com/docs/git-check-ref-format).
+_BAD_TAG = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|[/.]$|\.lock$|/\.|\.lock/")
 _TEMPLATE = re.compile(r"\{\?([\w,]+)\}")
 # A Bearer token is an RFC 6750 (section 2.1) b64token; GitHub's tokens (ghp_..., github_pat_...) are.
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
@@ -188,10 +190,12 @@ class _Reply(NamedTuple):
     links: dict
 
 
-def check_repo(repo: str) -> str:
-    if not _REPO.fullmatch(repo):
-        raise CiError(f"repository {repo!r}: expected OWNER/NAME")
-    return repo
+def check_release(repo: str, tag: str) -> None:
+    """--repo and --tag, before any request: OWNER/NAME, and a tag name git accepts."""
+    if not _REPO.fullmatch(repo) or {".", ".."} & set(repo.split("/")):
+        raise InputError("--repo", f"{_shown(repo)}: expected OWNER/NAME")
+    if not tag or tag == "@" or len(tag) > 255 or _BAD_TAG.search(tag):
+        raise InputError("--tag", f"{_shown(tag)}: not a tag name git accepts (git check-ref-format)")
 
 
 def expand_upload_url(template: str, **values: str) -> str:
@@ -399,9 +403,22 @@ class GitHub:
         url = self._target(url, f"download to {dest.name}")
         what = _describe("GET", url)
 
+        def write(out: IO[bytes], chunk: bytes) -> None:
+            """Unbuffered, so a full disk shows here: a bad destination, not a lost connection."""
+            view = memoryview(chunk)
+            try:
+                while view:
+                    view = view[out.write(view):]  # a raw write may take only part
+            except OSError as exc:
+                raise InputError(dest, f"cannot write: {exc.strerror}") from None
+
         def attempt(deadline: _Deadline) -> None:
-            with open(dest, "wb") as out:
-                self._send("GET", url, (200,), deadline, size, out.write,
+            try:
+                out = open(dest, "wb", buffering=0)
+            except OSError as exc:
+                raise InputError(dest, f"cannot write: {exc.strerror}") from None
+            with out:
+                self._send("GET", url, (200,), deadline, size, lambda chunk: write(out, chunk),
                            headers={"Accept": "application/octet-stream"})
             if (got := dest.stat().st_size) != size:
                 raise _Transient(f"the download ended after {got} of {size} bytes", None, applied=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from ci.redist.archive import sha256_file
 from ci.redist.checksums import SUMS
 from ci.core.errors import CiError
-from ci.release.github import RELEASE, GitHub, GitHubError, Progress, Uncertain, check_repo
+from ci.release.github import RELEASE, GitHub, GitHubError, Progress, Uncertain, check_release
 from ci.release.provenance import FILENAME as PROVENANCE
 from ci.release.provenance import regular_file, verified_sums
 
@@ -180,7 +180,7 @@ def publish(dist: Path, repo: str, tag: str, *, dry_run: bool = False, replace: 
             gh: GitHub | None = None, progress: ProgressFactory | None = None,
             log: Callable[[str], None] = lambda message: None) -> dict:
     """Publish dist/ as release `tag` of `repo`; returns what was (or, dry run, would be) done."""
-    check_repo(repo)
+    check_release(repo, tag)
     gh = gh or GitHub.from_env(log=log)
     if not gh.has_token:
         raise CiError("GITHUB_TOKEN is not set: publishing needs a token that may write contents")

@@ -299,6 +299,42 @@ def test_a_link_chain_without_end_is_not_followed_forever(fake, slept):
     assert len(fake.requests) == 100
 
 
+def test_a_full_disk_is_one_error_naming_the_file(fake, slept):
+    release = fake.seed(REPO, "v1", {"a.bin": b"x" * 1000})
+    gh = client(fake, slept)
+    (asset,) = gh.list_assets(REPO, release.id)
+    with pytest.raises(CiError, match="/dev/full: cannot write: No space left on device"):
+        gh.download(asset["url"], Path("/dev/full"), asset["size"])
+
+
+def test_a_destination_that_cannot_be_made_is_one_line(fake, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    (tmp_path / "file").write_text("x")
+    done = cli(capsys, *fetch_args(tmp_path / "file" / "sub" / "runtime"))
+    assert_one_line_error(done, "runtime: cannot create a folder beside it: Not a directory", code=2)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("repo, tag, problem", [
+    ("o/r/x", "v1", "--repo: 'o/r/x': expected OWNER/NAME"),
+    ("../..", "v1", "--repo: '../..': expected OWNER/NAME"),
+    ("o/r", "v1\nforged line", "--tag: 'v1\\nforged line': not a tag name git accepts"),
+    ("o/r", "v 1", "not a tag name git accepts"),
+    ("o/r", "v1..2", "not a tag name git accepts"),
+    ("o/r", "", "not a tag name git accepts"),
+])
+@pytest.mark.parametrize("command", ["fetch", "publish"])
+def test_a_bad_repo_or_tag_is_one_line_before_any_request(fake, capsys, monkeypatch, tmp_path, repo, tag, problem,
+                                                          command):
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    where = ("--rid", "linux-x64", "--dest", tmp_path / "got") if command == "fetch" else ("--dist", tmp_path)
+    done = cli(capsys, command, "--repo", repo, "--tag", tag, *where)
+    assert_one_line_error(done, problem, code=2)
+    assert fake.requests == []
+
+
 # --- retry-after as an HTTP date ---------------------------------------------------------------------
 
 
