@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,6 +243,17 @@ def test_rate_limit_longer_than_the_cap_fails_at_once(cli, fake, dist, clock):
     done = cli("publish", "--dist", dist, "--repo", REPO, "--tag", TAG)
     assert_one_line_error(done, "rate limit", "3600s", f"GET /repos/{REPO}/releases", code=1)
     assert len(fake.requests) == 1 and clock.slept == []
+
+
+@pytest.mark.parametrize("kind, path", [("stall", r"/assets\?"), ("trickle", r"/releases\?")])
+def test_a_silent_server_ends_publish_at_its_deadline(cli, fake, dist, monkeypatch, kind, path):
+    monkeypatch.setattr(github, "DEFAULT_LIMITS", github.Limits(deadline=0.5))
+    fake.seed(REPO, TAG, {})
+    fake.fail(kind, "GET", path, times=10)
+    started = time.monotonic()
+    done = cli("publish", "--dist", dist, "--repo", REPO, "--tag", TAG)
+    assert_one_line_error(done, f"GitHub: GET /repos/{REPO}/releases", "0.5s deadline", code=1)
+    assert time.monotonic() - started < 5 and fake.writes() == []
 
 
 # --- pagination --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ waits are short deadlines, never sleeps."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -104,7 +105,6 @@ def test_an_invalid_token_is_one_line_that_never_shows_it(fake, capsys, monkeypa
 
 def test_the_reported_command_ends_in_one_line(tmp_path):
     """The command from the report, with a non-Latin-1 token: no traceback, no token."""
-    import os
     env = {**os.environ, "GITHUB_API_URL": "http://127.0.0.1:9", "GITHUB_TOKEN": "x-secret\u0151\r"}
     done = subprocess.run([sys.executable, "-m", "ci", *fetch_args(tmp_path / "got")], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
