@@ -134,6 +134,16 @@ def test_an_asset_url_on_another_host_gets_no_request(fake, other, tmp_path, sle
     assert other.requests == [] and not (tmp_path / "got").exists()
 
 
+def test_an_upload_url_on_another_host_gets_no_request(fake, other, slept, tmp_path):
+    (tmp_path / "a.bin").write_bytes(b"a")
+    fake.fail("status", "GET", r"/releases\?", status=200,
+              body=[release_json(fake, upload_url=f"{other.url}/uploads/repos/{REPO}/releases/1/assets{{?name}}")])
+    gh = client(fake, slept)
+    with pytest.raises(GitHubError, match="upload of a.bin: the server named .*refusing to send the token"):
+        gh.upload(gh.find_release(REPO, "v1")["upload_url"], "a.bin", tmp_path / "a.bin", 1)
+    assert other.requests == []
+
+
 def test_the_download_redirect_to_storage_carries_no_token(tmp_path, other, slept):
     with FakeGitHub(tmp_path / "github", TOKEN, storage=other.url) as api:
         release = api.seed(REPO, "v1", {"a.bin": b"payload" * 100})
