@@ -19,7 +19,8 @@ from ci.redist import unpack as redist
 from ci.redist.archive import check_extract_dest, sha256_file
 from ci.redist.checksums import SUMS, read_sums
 from ci.redist.package import MANIFEST
-from ci.release.github import GitHub, check_release
+from ci.release.github import GitHub
+from ci.release.inputs import check_release
 
 MAX_SUMS = 1 << 20  # a SHA256SUMS naming thousands of files; a larger one is not ours
 MAX_ARCHIVE = 2 << 30  # far above any Runtime.Base package: a release naming more is not downloaded

@@ -4,21 +4,20 @@ Every attempt goes through `_retrying`. Rate limits (429, secondary-rate-limit 4
 the wait GitHub asks for; 5xx and dropped connections only when the caller says the request is safe
 to repeat. For a write that is not, they raise `Uncertain` and the caller reconciles (re-lists) first.
 
-What a hostile or broken server cannot do, each rule kept in one place here:
-- get the token: it goes only to the API's origin and GitHub's upload host for it (`_target` refuses a
+What a hostile or broken server cannot do, each rule kept in one place:
+- get the token: checked as given (`ci.release.inputs`), it goes only to the API's origin and GitHub's upload host for it (`_target` refuses a
   next-page, asset or upload URL anywhere else), and redirects are followed by hand, the token dropped
   for good at the first hop to another origin (`_exchange`). No message, log or report contains it:
   every GitHubError and every string GitHub sends passes through `ci.core.secrets.redact`.
 - hold us: every operation, retries and waits included, ends within its deadline (`Limits`), and an
   answer is read as it arrives, never past its size cap (the listed size for a download).
-- crash us: every JSON answer is checked against the shape we use, and only those fields are kept.
+- crash us: every JSON answer is checked against the shape we use, and only those fields are kept
+  (`ci.release.answers`).
 """
 
 from __future__ import annotations
 
 import email.utils
-import ipaddress
-import json
 import os
 import random
 import re
@@ -31,12 +30,13 @@ from pathlib import Path
 from typing import IO, NamedTuple, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
-import jsonschema
 import requests
 import urllib3
 
 from ci.core.errors import CiError, InputError
-from ci.core.secrets import hide, redact
+from ci.core.secrets import redact
+from ci.release.answers import ASSET, RELEASE, error_body, page_of, parse
+from ci.release.inputs import check_api_url, check_token, origin, shown
 
 DEFAULT_API_URL = "https://api.github.com"
 # A release's upload_url names uploads.github.com for api.github.com
@@ -53,29 +53,11 @@ _CHUNK = 1 << 20
 _ERROR_BODY_LIMIT = 64 << 10  # an error answer is read this far for its message, no further
 _TIMEOUTS = (10.0, 300.0)  # connect, silence: GitHub may take minutes to answer a large upload
 _REDIRECT_CODES = (301, 302, 303, 307, 308)
-_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-# What `git check-ref-format` refuses in a ref name (https://git-scm.com/docs/git-check-ref-format).
-_BAD_TAG = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|[/.]$|\.lock$|/\.|\.lock/")
 _TEMPLATE = re.compile(r"\{\?([\w,]+)\}")
-# A Bearer token is an RFC 6750 (section 2.1) b64token; GitHub's tokens (ghp_..., github_pat_...) are.
-_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 # The connection dropped: the request may or may not have reached GitHub.
 _CONNECTION_ERRORS = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.ReadTimeout)
 T = TypeVar("T")
 Progress = Callable[[int], None]  # called with the bytes sent so far
-
-# The fields of GitHub's release and asset objects that we use, and their types
-# (https://docs.github.com/en/rest/releases/releases, .../releases/assets). `digest` ("sha256:<hex>")
-# is null for assets uploaded before June 2025.
-# Text we may print: one line (no control characters), of a sane length.
-_TEXT = {"type": "string", "pattern": r"^[^\x00-\x1f\x7f]*$", "maxLength": 2048}
-RELEASE = {"type": "object", "required": ["id", "tag_name", "draft", "upload_url"], "properties": {
-    "id": {"type": "integer"}, "tag_name": _TEXT, "draft": {"type": "boolean"},
-    "upload_url": _TEXT, "html_url": {"anyOf": [_TEXT, {"type": "null"}]}}}
-ASSET = {"type": "object", "required": ["id", "name", "state", "size", "url"], "properties": {
-    "id": {"type": "integer"}, "name": _TEXT | {"minLength": 1}, "state": _TEXT,
-    "size": {"type": "integer", "minimum": 0}, "url": _TEXT, "digest": {"anyOf": [_TEXT, {"type": "null"}]}}}
-
 
 class GitHubError(CiError):
     """GitHub refused a request (or never answered); `codes` are the error codes of a 422. The message
@@ -190,14 +172,6 @@ class _Reply(NamedTuple):
     links: dict
 
 
-def check_release(repo: str, tag: str) -> None:
-    """--repo and --tag, before any request: OWNER/NAME, and a tag name git accepts."""
-    if not _REPO.fullmatch(repo) or {".", ".."} & set(repo.split("/")):
-        raise InputError("--repo", f"{_shown(repo)}: expected OWNER/NAME")
-    if not tag or tag == "@" or len(tag) > 255 or _BAD_TAG.search(tag):
-        raise InputError("--tag", f"{_shown(tag)}: not a tag name git accepts (git check-ref-format)")
-
-
 def expand_upload_url(template: str, **values: str) -> str:
     """RFC 6570 form-style query expansion (`{?name,label}`); variables without a value are left out."""
     def expand(match: re.Match) -> str:
@@ -206,72 +180,15 @@ def expand_upload_url(template: str, **values: str) -> str:
     return _TEMPLATE.sub(expand, template)
 
 
-def _shown(url: str) -> str:
-    return repr(url if len(url) <= 120 else url[:120] + "...")
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port), the default port filled in: where a URL's requests go. ValueError if unparsable."""
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname or "", parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_api_url(url: str) -> str:
-    """GITHUB_API_URL: https (plain http only to this machine: the token would travel in clear), a host, no more."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port is what raises on a bad one
-    except ValueError as exc:
-        raise InputError("GITHUB_API_URL", f"{_shown(url)} is not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError("GITHUB_API_URL", f"{_shown(url)} is not an http(s) URL")
-    if any(c.isspace() or not c.isprintable() for c in url):
-        raise InputError("GITHUB_API_URL", f"{_shown(url)} holds spaces or control characters")
-    if parts.username is not None or parts.password is not None:
-        raise InputError("GITHUB_API_URL", "holds credentials: give the token in GITHUB_TOKEN instead")
-    if parts.query or parts.fragment:
-        raise InputError("GITHUB_API_URL", f"{_shown(url)} has a query or fragment")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise InputError("GITHUB_API_URL", f"{_shown(url)}: plain http is allowed only to this machine "
-                                           "(the token would travel in clear); use https")
-    return url.rstrip("/")
-
-
-def _check_token(token: str | None) -> str | None:
-    """Surrounding whitespace (a token file with CRLF line ends) stripped; anything else a header cannot
-    carry is refused in one line that never shows the token."""
-    token = (token or "").strip()
-    if not token:
-        return None
-    hide(token)
-    if not _TOKEN.fullmatch(token):
-        raise InputError("GITHUB_TOKEN", "not a valid token: it holds a character a token never has "
-                                         "(space, control character or non-ASCII)")
-    return token
-
-
 def _describe(method: str, url: str) -> str:
     return f"{method} {urlsplit(url).path}"
 
 
-def _error_body(body: bytes) -> tuple[str, tuple[str, ...]]:
-    """GitHub's error message and the `code` of each entry in `errors`, if the body is JSON."""
+def _parse(body: bytes, shape: dict, what: str) -> object:
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return "", ()
-    if not isinstance(data, dict):
-        return "", ()
-    errors = data.get("errors") if isinstance(data.get("errors"), list) else []
-    codes = tuple(str(e.get("code")) for e in errors if isinstance(e, dict))
-    return " ".join(str(data.get("message", "")).split())[:300], codes
+        return parse(body, shape)
+    except ValueError as exc:
+        raise GitHubError(f"GitHub: {what}: {exc}") from None
 
 
 def _server_wait(headers: Mapping[str, str], clock: Callable[[], float]) -> float | None:
@@ -301,47 +218,11 @@ def _rate_limited(response: requests.Response, message: str) -> bool:
         or headers.get("x-ratelimit-remaining") == "0"))
 
 
-def _page_of(shape: dict) -> dict:
-    return {"type": "array", "items": shape}
-
-
-def _shape_problem(error: jsonschema.ValidationError) -> str:
-    """Where and what, from the schema's words only: never a value GitHub sent."""
-    where = "/".join(map(str, error.absolute_path)) or "the top level"
-    if error.validator == "required":
-        return f"{where}: {error.message}"  # "'tag_name' is a required property"
-    if error.validator == "pattern":
-        return f"{where}: holds control characters"
-    if error.validator == "anyOf":
-        return f"{where}: expected text or null"
-    return f"{where}: expected {error.validator} {error.validator_value}"
-
-
-def _keep(data: object, shape: dict) -> object:
-    """Only the fields of `shape`, strings redacted: nothing else GitHub sent travels further."""
-    if shape.get("type") == "array":
-        return [_keep(item, shape["items"]) for item in data]
-    if shape.get("type") == "object":
-        return {key: _keep(data[key], sub) for key, sub in shape["properties"].items() if key in data}
-    return redact(data) if isinstance(data, str) else data
-
-
-def _parse(body: bytes, shape: dict, what: str) -> object:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # also bad UTF-8 and integers of over 4300 digits
-        raise GitHubError(f"GitHub: {what}: the answer is not JSON") from None
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(shape).iter_errors(data))
-    if error is not None:
-        raise GitHubError(f"GitHub: {what}: unexpected answer at {_shape_problem(error)}")
-    return _keep(data, shape)
-
-
 class GitHub:
     def __init__(self, api_url: str, token: str | None, retry: Retry | None = None,
                  log: Callable[[str], None] = lambda message: None, limits: Limits | None = None):
-        self.api_url = _check_api_url(api_url)
-        token = _check_token(token)
+        self.api_url = check_api_url(api_url)
+        token = check_token(token)
         self.retry = retry or DEFAULT_RETRY
         self.limits = limits or DEFAULT_LIMITS
         self._log = lambda message: log(redact(message))
@@ -351,7 +232,7 @@ class GitHub:
         # never sent where `_exchange` does not give it.
         self._auth = _Bearer(token) if token else None
         upload = UPLOAD_HOSTS.get(urlsplit(self.api_url).hostname or "")
-        self._origins = {_origin(self.api_url), *([_origin(upload)] if upload else [])}
+        self._origins = {origin(self.api_url), *([origin(upload)] if upload else [])}
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/vnd.github+json", "User-Agent": USER_AGENT,
                                      "X-GitHub-Api-Version": API_VERSION})
@@ -377,7 +258,7 @@ class GitHub:
         """Every item of a list endpoint, following `Link: rel="next"` as GitHub wrote it."""
         url, params = self.api_url + path, {"per_page": PER_PAGE}
         for _ in range(MAX_PAGES):
-            items, links = self._call("GET", url, (200,), True, _page_of(shape), params=params)
+            items, links = self._call("GET", url, (200,), True, page_of(shape), params=params)
             yield from items
             if "url" not in links.get("next", {}):
                 return
@@ -441,11 +322,11 @@ class GitHub:
     def _target(self, url: str, what: str) -> str:
         """A URL GitHub named (next page, asset, upload): only on the API's own origins, where the token goes."""
         try:
-            allowed = _origin(url) in self._origins
+            allowed = origin(url) in self._origins
         except ValueError:
             allowed = False
         if not allowed:
-            raise GitHubError(f"GitHub: {what}: the server named {_shown(url)}, not on {self.api_url}'s hosts; "
+            raise GitHubError(f"GitHub: {what}: the server named {shown(url)}, not on {self.api_url}'s hosts; "
                               f"refusing to send the token there")
         return url
 
@@ -463,11 +344,11 @@ class GitHub:
             response.close()
             target = urljoin(url, location)
             try:
-                same, scheme = _origin(target) == _origin(url), urlsplit(target).scheme
+                same, scheme = origin(target) == origin(url), urlsplit(target).scheme
             except ValueError:
                 same, scheme = False, ""
             if scheme != "https" and not (scheme == "http" == urlsplit(url).scheme):
-                raise GitHubError(f"GitHub: {_describe(method, url)}: redirected to {_shown(target)}, "
+                raise GitHubError(f"GitHub: {_describe(method, url)}: redirected to {shown(target)}, "
                                   "not an https URL")
             auth = auth if same else None
             url = target
@@ -524,7 +405,7 @@ class GitHub:
             self._read(response, _ERROR_BODY_LIMIT, deadline, what, chunks.append)
         except (GitHubError, _Transient):
             chunks = []  # the status says enough
-        message, codes = _error_body(b"".join(chunks))
+        message, codes = error_body(b"".join(chunks))
         if status == 401 or (status == 403 and message.lower() == "bad credentials"):
             raise GitHubError(f"GitHub rejected the token ({status} {message or 'Bad credentials'}) for {what}", status)
         if _rate_limited(response, message):

@@ -19,7 +19,9 @@ from pathlib import Path
 from ci.redist.archive import sha256_file
 from ci.redist.checksums import SUMS
 from ci.core.errors import CiError
-from ci.release.github import RELEASE, GitHub, GitHubError, Progress, Uncertain, check_release
+from ci.release.answers import RELEASE
+from ci.release.github import GitHub, GitHubError, Progress, Uncertain
+from ci.release.inputs import check_release
 from ci.release.provenance import FILENAME as PROVENANCE
 from ci.release.provenance import regular_file, verified_sums
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.release.github import RELEASE, GitHub, GitHubError, Retry, Uncertain, expand_upload_url
+from ci.release.answers import RELEASE
+from ci.release.github import GitHub, GitHubError, Retry, Uncertain, expand_upload_url
 from tests.fake_github import FakeGitHub
 
 TOKEN = "ghp_UNITtoken9876543210secret"

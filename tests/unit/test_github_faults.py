@@ -19,7 +19,8 @@ import pytest
 from ci.cli import main as cli_main
 from ci.core.errors import CiError
 from ci.release.fetch import fetch
-from ci.release.github import RELEASE, GitHub, GitHubError, Limits, Retry, Uncertain
+from ci.release.answers import RELEASE
+from ci.release.github import GitHub, GitHubError, Limits, Retry, Uncertain
 from tests.conftest import assert_one_line_error
 from tests.fake_github import FakeGitHub
 
