@@ -58,6 +58,8 @@ _TEMPLATE = re.compile(r"\{\?([\w,]+)\}")
 _CONNECTION_ERRORS = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.ReadTimeout)
 T = TypeVar("T")
 Progress = Callable[[int], None]  # called with the bytes sent so far
+_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only ("²".isdigit() is true), of a sane length
+
 
 class GitHubError(CiError):
     """GitHub refused a request (or never answered); `codes` are the error codes of a 422. The message
@@ -194,7 +196,7 @@ def _parse(body: bytes, shape: dict, what: str) -> object:
 def _server_wait(headers: Mapping[str, str], clock: Callable[[], float]) -> float | None:
     """Seconds the server asked us to wait: retry-after, or until x-ratelimit-reset when none remain."""
     after = headers.get("retry-after", "").strip()
-    if after.isdigit():
+    if _SECONDS.fullmatch(after):
         return float(after)
     if after:  # RFC 9110 section 10.2.3: Retry-After = HTTP-date / delay-seconds
         try:
@@ -206,7 +208,7 @@ def _server_wait(headers: Mapping[str, str], clock: Callable[[], float]) -> floa
                 when = when.replace(tzinfo=timezone.utc)
             return max(0.0, when.timestamp() - clock())
     reset = headers.get("x-ratelimit-reset", "").strip()
-    if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+    if headers.get("x-ratelimit-remaining") == "0" and _SECONDS.fullmatch(reset):
         return max(0.0, int(reset) - clock())
     return None
 

@@ -356,6 +356,16 @@ def test_retry_after_as_an_http_date_is_waited_for(fake, slept):
     assert slept == [30.0]
 
 
+@pytest.mark.parametrize("headers", [
+    {"retry-after": "\u00b2"}, {"retry-after": "9" * 5000}, {"retry-after": "Mon, 99 Foo 99999 99:99:99 GMT"},
+    {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "9" * 5000}, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "-5"},
+])
+def test_odd_rate_limit_headers_fall_back_to_backoff(fake, slept, headers):
+    fake.fail("status", "GET", r"/releases\?", status=429, headers=headers)
+    client(fake, slept).find_release(REPO, "v1")
+    assert slept == [1.0]
+
+
 # --- 11. GITHUB_API_URL ----------------------------------------------------------------------------------
 
 
