@@ -4,6 +4,7 @@ waits are short deadlines, never sleeps."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
@@ -292,6 +293,13 @@ def test_an_endless_json_answer_is_cut(fake, slept):
     fake.fail("endless", "GET", r"/releases\?")
     with pytest.raises(GitHubError, match="larger than the 100000 bytes expected"):
         client(fake, slept, Limits(max_json=100_000)).find_release(REPO, "v1")
+
+
+def test_a_compressed_answer_is_capped_by_its_decompressed_size(fake, slept):
+    bomb = gzip.compress(b"[" + b" " * (64 << 20) + b"]")  # 64 MiB of JSON in ~64 KiB
+    fake.fail("status", "GET", r"/releases\?", status=200, body=bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(GitHubError, match="larger than the 1000000 bytes expected"):
+        client(fake, slept, Limits(max_json=1_000_000)).find_release(REPO, "v1")
 
 
 def test_a_release_listing_a_huge_sums_file_is_not_downloaded(fake, slept, tmp_path):
