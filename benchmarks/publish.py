@@ -1,4 +1,5 @@
-"""Benchmark, from a checkout: publish ~1 GiB to the local fake GitHub, versus curl uploading the same bytes.
+"""Benchmark, from a checkout: publish ~1 GiB to the local fake GitHub, versus curl uploading the same bytes;
+then download it back (size-capped, deadline-checked reads), versus curl downloading it.
 
     python -m benchmarks.publish [--gib 1] [--files 4]
 
@@ -67,14 +68,23 @@ def main(argv: list[str] | None = None) -> int:
         with FakeGitHub(Path(tmp) / "github", TOKEN) as fake:
             gh = GitHub(fake.url, TOKEN)
             published = _timed(lambda: publish(dist, REPO, "v-publish", gh=gh))
+            requests = dict(gh.counts)
             release = fake.seed(REPO, "v-curl", {})
             curl = _timed(lambda: _curl_all(archives, f"{fake.url}/uploads/repos/{REPO}/releases/{release.id}/assets"))
+            assets = [a for a in gh.list_assets(REPO, fake.release("v-publish").id) if a["name"].endswith(".tar.gz")]
+            got = Path(tmp) / "got"
+            fetched = _timed(lambda: [gh.download(a["url"], got, a["size"]) for a in assets])
+            curl_get = _timed(lambda: [subprocess.run(["curl", "-sS", "--fail", "-L", "-o", str(got), "-H",
+                                                       "Accept: application/octet-stream", "-H",
+                                                       f"Authorization: Bearer {TOKEN}", a["url"]], check=True)
+                                       for a in assets])
     mib = size / (1 << 20)
     print(f"{size} bytes in {len(archives)} files")
     print(f"publish: {published:.2f}s ({mib / published:.0f} MiB/s), of which sha256 check ~{hashing:.2f}s; "
-          f"requests {dict(gh.counts)}")
+          f"requests {requests}")
     print(f"curl:    {curl:.2f}s ({mib / curl:.0f} MiB/s)")
     print(f"ratio publish/curl: {published / curl:.2f} (without the sha256 check: {(published - hashing) / curl:.2f})")
+    print(f"download: {fetched:.2f}s ({mib / fetched:.0f} MiB/s); curl: {curl_get:.2f}s ({mib / curl_get:.0f} MiB/s)")
     return 0
 
 

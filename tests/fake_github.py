@@ -7,8 +7,12 @@ without Authorization, body size and the status sent (None when the connection w
 
 Faults are scripted per request with `fail(kind, method, regex, ...)`, each used by the next `times`
 requests whose method matches and whose path and query the regex finds:
-  status         answer `status` with `headers` and `body` instead (rate limits, 5xx)
+  status         answer `status` (with `reason`) with `headers` and `body` instead (rate limits, 5xx,
+                 malformed JSON, redirects and Link headers naming other hosts)
   drop           read the request, close the connection without answering
+  stall          read the request's headers only, answer nothing until the server stops (at most STALL_BOUND s)
+  trickle        answer 200 with a `size`-byte Content-Length, then one byte every `interval` s
+  endless        answer 200 without a Content-Length and send bytes until the client goes away
   502_after_body (upload) read the whole body, leave a `starter` asset, answer 502
   reset          (upload) read half the body, leave a `starter` asset (or none), drop the connection
   drop_response  (upload) store the asset completely, then close the connection without answering
@@ -32,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+STALL_BOUND = 30.0  # a stalled request ends by itself at the latest after this long
 DEFAULT_PER_PAGE = 30  # GitHub's default: a client that forgets per_page pays more requests
 MAX_PER_PAGE = 100
 _CHUNK = 1 << 20
@@ -65,8 +70,11 @@ class Fault:
     path: re.Pattern
     times: int = 1
     status: int = 0
+    reason: str | None = None
     headers: dict = field(default_factory=dict)
-    body: dict = field(default_factory=dict)
+    body: object = field(default_factory=dict)  # JSON, or bytes sent as they are
+    interval: float = 0.05
+    size: int = 1000
     keep_starter: bool = True
     name: str = ""
 
@@ -87,7 +95,11 @@ class _Drop(Exception):
 
 
 class FakeGitHub:
-    def __init__(self, root: Path, token: str, digests: bool = True):
+    """`host` is the loopback address to listen on; `storage` the base URL asset downloads redirect to
+    (another FakeGitHub sharing `root` stands in for GitHub's storage host)."""
+
+    def __init__(self, root: Path, token: str, digests: bool = True, host: str = "127.0.0.1",
+                 storage: str | None = None):
         self.root, self.token, self.digests = root, token, digests
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
@@ -96,10 +108,12 @@ class FakeGitHub:
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self._ids = itertools.count(1)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.stopping = threading.Event()
+        self.httpd = ThreadingHTTPServer((host, 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.app = self
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
+        self.storage = storage or self.url
         self._routes = [(method, re.compile(pattern), getattr(self, name)) for method, pattern, name in (
             ("GET", rf"{_REPO}/releases", "_list_releases"),
             ("POST", rf"{_REPO}/releases", "_create_release"),
@@ -118,6 +132,7 @@ class FakeGitHub:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()  # stalled and trickling answers end now
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -187,14 +202,39 @@ class FakeGitHub:
         if record.auth != "ok" and route != self._blob:  # storage URLs carry no token, as on GitHub
             _drain(h)
             return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}, {}
-        if fault := self._take(h.command, h.path, ("status", "drop")):
-            _drain(h)
-            if fault.kind == "drop":
+        if fault := self._take(h.command, h.path, ("status", "drop", "stall", "trickle", "endless")):
+            if fault.kind != "stall":  # a stalled server does not even read the request body
+                _drain(h)
+            if fault.kind == "stall":
+                self.stopping.wait(STALL_BOUND)
+            elif fault.kind in ("trickle", "endless"):
+                record.status = 200
+                self._flood(h, fault)
+            if fault.kind != "status":
                 raise _Drop
+            h.reason = fault.reason
             return fault.status, fault.body, fault.headers
         if route != self._upload:
             record.body = _drain(h)
         return route(h, query, path, **match.groupdict())
+
+    def _flood(self, h: _Handler, fault: Fault) -> None:
+        """trickle: `size` declared bytes, one per `interval`; endless: undeclared 64 KiB blocks. Both end
+        when the client goes away or the server stops."""
+        h.send_response(200)
+        if fault.kind == "trickle":
+            h.send_header("Content-Length", str(fault.size))
+        h.send_header("Connection", "close")
+        h.end_headers()
+        block, count, pause = (b"x", fault.size, fault.interval) if fault.kind == "trickle" else (b"x" * 65536, 1 << 14, 0)
+        try:
+            for _ in range(count):
+                h.wfile.write(block)
+                h.wfile.flush()
+                if self.stopping.wait(pause):
+                    return
+        except OSError:
+            return
 
     def _take(self, method: str, target: str, kinds: tuple[str, ...]) -> Fault | None:
         """The first fault of `kinds` for this request, used once."""
@@ -269,7 +309,7 @@ class FakeGitHub:
         if asset is None:
             return 404, {"message": "Not Found"}, {}
         if h.headers.get("Accept") == "application/octet-stream":
-            return 302, b"", {"Location": f"{self.url}/blobs/{asset.id}"}
+            return 302, b"", {"Location": f"{self.storage}/blobs/{asset.id}"}
         return 200, self._asset_json(asset), {}
 
     def _delete_asset(self, h, query, path, repo, id):
@@ -335,6 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PATCH = do_DELETE = do_GET
 
     body = b""  # the JSON request body, once read
+    reason: str | None = None  # the reason phrase a fault sends
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -348,7 +389,7 @@ def _drain(h: _Handler) -> bytes:
 
 def _reply(h: _Handler, record: Recorded, status: int, body: object, headers: dict) -> None:
     record.status = status
-    h.send_response(status)
+    h.send_response(status, h.reason)
     for key, value in headers.items():
         h.send_header(key, value)
     if isinstance(body, Path):

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ci.cli import containers, fork, release, stages
 from ci.core.errors import CiError
+from ci.core.secrets import redact
 
 PROG = "runtime-base-ci"
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CiError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {redact(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from ci.cli import options
-from ci.core.console import console, in_github_actions
+from ci.core.console import append_job_summary, console, in_github_actions
+from ci.core.secrets import redact
 
 if TYPE_CHECKING:
     from ci.release.publish import ProgressFactory
@@ -24,7 +24,12 @@ _ERR = Console(stderr=True, highlight=False)
 
 
 def _print_json(data: object) -> None:
-    print(json.dumps(data, indent=2))
+    print(redact(json.dumps(data, indent=2)))
+
+
+def _say(message: str, out: Console = console) -> None:
+    """One log line, redacted, never read as markup."""
+    out.print(redact(message), markup=False, soft_wrap=True)
 
 
 def _plain_progress(name: str, size: int) -> Callable[[int], None]:
@@ -43,16 +48,16 @@ def _plain_progress(name: str, size: int) -> Callable[[int], None]:
 def _display(quiet: bool) -> Iterator[tuple[ProgressFactory | None, Callable[[str], None]]]:
     """(progress factory, log): a live bar on a terminal, plain lines in CI, nothing but stderr logs for --json."""
     if quiet:
-        yield None, lambda message: _ERR.print(message, markup=False, soft_wrap=True)
+        yield None, lambda message: _say(message, _ERR)
     elif console.is_terminal and not in_github_actions():
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=console) as bar:
             def track(name: str, size: int) -> Callable[[int], None]:
                 task = bar.add_task(name, total=size)
                 return lambda sent: bar.update(task, completed=sent)
-            yield track, lambda message: bar.console.print(message, markup=False, soft_wrap=True)
+            yield track, lambda message: _say(message, bar.console)
     else:
-        yield _plain_progress, lambda message: console.print(message, markup=False, soft_wrap=True)
+        yield _plain_progress, _say
 
 
 def _table(result: dict) -> Table:
@@ -89,11 +94,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
         steps = ", ".join(result["release_steps"]) or "nothing to do"
         done = "plan" if args.dry_run else "done"
         url = result["release_url"] or "(none yet)"
-        console.print(f"release: {url}; {done}: {steps}", markup=False, soft_wrap=True)
+        _say(f"release: {url}; {done}: {steps}")
         console.print("requests: " + ", ".join(f"{m} {n}" for m, n in result["requests"].items()), markup=False)
-    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(summary, "a", encoding="utf-8") as out:
-            out.write(_markdown(result))
+    append_job_summary(redact(_markdown(result)))
     return 0
 
 
@@ -104,8 +107,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
     else:
-        console.print(f"fetched {result['archive']} (sha256 {result['sha256']}) into {result['dest']}",
-                      markup=False, soft_wrap=True)
+        _say(f"fetched {result['archive']} (sha256 {result['sha256']}) into {result['dest']}")
     return 0
 
 

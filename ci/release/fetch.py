@@ -1,17 +1,29 @@
-"""Consumer side: download a rid's package from a release, check it against SHA256SUMS, unpack it safely."""
+"""Consumer side: download a rid's package from a release, check it against SHA256SUMS, unpack it safely.
+
+The package is unpacked beside `dest` and moved there only once everything checks: the archive's
+sha256, the manifest's schema and files, its rid (the one asked for) and its library (one of its files).
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import tempfile
 from pathlib import Path
 
 from ci import platforms
+from ci.core.errors import CiError, InputError
+from ci.core.fs import read_text
 from ci.redist import unpack as redist
 from ci.redist.archive import check_extract_dest, sha256_file
 from ci.redist.checksums import SUMS, read_sums
-from ci.core.errors import CiError, InputError
-from ci.release.github import GitHub, check_repo
+from ci.redist.package import MANIFEST
+from ci.release.github import GitHub
+from ci.release.inputs import check_release
+
+MAX_SUMS = 1 << 20  # a SHA256SUMS naming thousands of files; a larger one is not ours
+MAX_ARCHIVE = 2 << 30  # far above any Runtime.Base package: a release naming more is not downloaded
 
 
 def _archive_name(sums: dict[str, str], rid: str, source: str) -> str:
@@ -24,34 +36,89 @@ def _archive_name(sums: dict[str, str], rid: str, source: str) -> str:
     return names[0]
 
 
-def _download(gh: GitHub, assets: dict[str, dict], name: str, folder: Path, where: str) -> Path:
+def _download(gh: GitHub, assets: dict[str, dict], name: str, folder: Path, where: str, limit: int) -> Path:
+    """The asset, downloaded no further than the size the release lists for it (itself at most `limit`)."""
     asset = assets.get(name)
     if asset is None or asset["state"] != "uploaded":
         raise CiError(f"{where}: no uploaded asset {name}")
+    if asset["size"] > limit:
+        raise CiError(f"{where}: {name} is listed at {asset['size']} bytes, more than the {limit} it may have")
     path = folder / name
-    gh.download(asset["url"], path)
+    gh.download(asset["url"], path, asset["size"])
     return path
 
 
-def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -> dict:
-    """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty)."""
-    check_repo(repo)
-    platforms.get_platform(rid)  # bad arguments fail before any request
-    check_extract_dest(dest)
-    gh = gh or GitHub.from_env()
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json's object_pairs_hook: a key given twice is refused, not silently the last one."""
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _check_manifest(root: Path, rid: str, source: str) -> dict:
+    """The unpacked manifest read once more, strictly: no key twice (a second "rid" must not decide
+    which platform this is), the rid asked for, and a library that is one of its files."""
+    try:
+        manifest = json.loads(read_text(root / MANIFEST), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise InputError(source, f"{MANIFEST}: key {exc.key[:80]!r} appears more than once") from None
+    if manifest["rid"] != rid:
+        raise InputError(source, f"{MANIFEST} is for {manifest['rid']}, not {rid}")
+    if manifest["library"] not in {record["path"] for record in manifest["files"]}:
+        raise InputError(source, f"{MANIFEST}: library {manifest['library']!r} is not among its files")
+    return manifest
+
+
+def _workspace(dest: Path) -> tempfile.TemporaryDirectory:
+    """A temporary folder beside `dest` (same file system: the finished package is moved, not copied)."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(prefix=f".{dest.name}.fetch.", dir=dest.parent)
+    except OSError as exc:
+        raise InputError(dest, f"cannot create a folder beside it: {exc.strerror}") from None
+
+
+def _fetch_into(gh: GitHub, repo: str, tag: str, rid: str, folder: Path) -> tuple[str, str, dict]:
+    """Download, check and unpack the package into folder/package: (archive name, sha256, manifest)."""
     where = f"{repo} release {tag}"
     release = gh.find_release(repo, tag)
     if release is None:
         raise CiError(f"{where}: not found")
     assets = {a["name"]: a for a in gh.list_assets(repo, release["id"])}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.fetch.", dir=dest.parent) as tmp:
-        sums = read_sums(_download(gh, assets, SUMS, Path(tmp), where))
-        name = _archive_name(sums, rid, f"{where} {SUMS}")
-        archive = _download(gh, assets, name, Path(tmp), where)
-        if (actual := sha256_file(archive)) != sums[name]:
-            raise InputError(f"{where} {name}", f"sha256 {actual} does not match {SUMS} ({sums[name]})")
-        unpacked = redist.unpack(archive, dest)
-    return {"repo": repo, "tag": tag, "rid": rid, "archive": name, "sha256": sums[name], "dest": str(dest),
-            "library": str(unpacked.library), "version": unpacked.manifest["version"],
+    sums = read_sums(_download(gh, assets, SUMS, folder, where, MAX_SUMS))
+    name = _archive_name(sums, rid, f"{where} {SUMS}")
+    archive = _download(gh, assets, name, folder, where, MAX_ARCHIVE)
+    if (actual := sha256_file(archive)) != sums[name]:
+        raise InputError(f"{where} {name}", f"sha256 {actual} does not match {SUMS} ({sums[name]})")
+    try:
+        unpacked = redist.unpack(archive, folder / "package")
+    except InputError as exc:  # named by the release, not by the temporary folder that goes away
+        raise InputError(f"{where} {name}", exc.problem) from None
+    return name, sums[name], _check_manifest(unpacked.root, rid, f"{where} {name}")
+
+
+def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -> dict:
+    """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty)."""
+    check_release(repo, tag)
+    platforms.get_platform(rid)  # bad arguments fail before any request
+    check_extract_dest(dest)
+    gh = gh or GitHub.from_env()
+    with _workspace(dest) as tmp:
+        name, sha256, manifest = _fetch_into(gh, repo, tag, rid, Path(tmp))
+        check_extract_dest(dest)  # still missing or empty: replacing an empty directory loses nothing
+        try:
+            os.replace(Path(tmp) / "package", dest)
+        except OSError as exc:
+            raise InputError(dest, f"cannot move the package there: {exc.strerror}") from None
+    return {"repo": repo, "tag": tag, "rid": rid, "archive": name, "sha256": sha256, "dest": str(dest),
+            "library": str(dest / manifest["library"]), "version": manifest["version"],
             "requests": dict(sorted(gh.counts.items()))}

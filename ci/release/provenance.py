@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from ci.redist.archive import sha256_file
 from ci.redist.checksums import SUMS, read_sums
 from ci.core.errors import CiError, InputError
+from ci.core.fs import atomic_write_text
 from ci.core.resources import checkout_root
 from ci.core.git import tree_state
 
@@ -29,13 +31,24 @@ _INTERNAL = {"event_name": "GITHUB_EVENT_NAME", "repository_id": "GITHUB_REPOSIT
              "repository_owner_id": "GITHUB_REPOSITORY_OWNER_ID", "runner_environment": "RUNNER_ENVIRONMENT"}
 
 
+def regular_file(path: Path, missing: str = "missing") -> Path:
+    """`path`, if it is a regular file: a FIFO or a device in dist/ would block or never end when read."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(path, missing) from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(path, "not a regular file")
+    return path
+
+
 def verified_sums(dist: Path) -> dict[str, str]:
     """SHA256SUMS with every file checked against it: we attest and publish only what is really there."""
-    sums = read_sums(dist / SUMS)
+    sums = read_sums(regular_file(dist / SUMS))
     for name, expected in sorted(sums.items()):
-        path = dist / name
-        if not path.is_file():
-            raise InputError(path, f"listed in {SUMS} but missing")
+        path = regular_file(dist / name, f"listed in {SUMS} but missing")
         if (actual := sha256_file(path)) != expected:
             raise InputError(path, f"sha256 {actual} does not match {SUMS} ({expected})")
     return sums
@@ -94,7 +107,5 @@ def write_provenance(dist: Path, env: Mapping[str, str] = os.environ) -> Path:
     """Write dist/provenance.intoto.json atomically; returns its path."""
     data = statement(dist, env)
     path = dist / FILENAME
-    tmp = path.with_name(FILENAME + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path

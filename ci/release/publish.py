@@ -18,10 +18,12 @@ from pathlib import Path
 
 from ci.redist.archive import sha256_file
 from ci.redist.checksums import SUMS
-from ci.core.errors import CiError, InputError
-from ci.release.github import GitHub, GitHubError, Progress, Uncertain, check_repo
+from ci.core.errors import CiError
+from ci.release.answers import RELEASE
+from ci.release.github import GitHub, GitHubError, Progress, Uncertain
+from ci.release.inputs import check_release
 from ci.release.provenance import FILENAME as PROVENANCE
-from ci.release.provenance import verified_sums
+from ci.release.provenance import regular_file, verified_sums
 
 ProgressFactory = Callable[[str, int], Progress]  # (asset name, size) -> called with bytes sent
 # What happens to each local asset; "conflict" stops the run before any write.
@@ -51,9 +53,9 @@ class LocalAsset:
 def collect(dist: Path) -> list[LocalAsset]:
     """Every file SHA256SUMS names (each checked), SHA256SUMS, manifests, reports and the provenance."""
     sums = verified_sums(dist)
-    if not (dist / PROVENANCE).is_file():
-        raise InputError(dist / PROVENANCE, "missing: run `python -m ci provenance` first")
-    extras = [dist / SUMS, dist / PROVENANCE, *dist.glob("*.manifest.json"), *dist.glob("report*.json")]
+    regular_file(dist / PROVENANCE, "missing: run `python -m ci provenance` first")
+    extras = [regular_file(p) for p in (dist / SUMS, dist / PROVENANCE, *dist.glob("*.manifest.json"),
+                                        *dist.glob("report*.json"))]
     assets = {p.name: LocalAsset(p.name, p, p.stat().st_size, sha256_file(p)) for p in extras}
     assets |= {name: LocalAsset(name, dist / name, (dist / name).stat().st_size, sums[name]) for name in sums}
     return [assets[name] for name in sorted(assets)]
@@ -97,7 +99,7 @@ class _Publisher:
         for attempt in range(1, self.gh.retry.attempts + 1):
             try:
                 return self.gh.request("POST", f"/repos/{self.repo}/releases", json=body, expect=(201,),
-                                       safe=False).json()
+                                       safe=False, shape=RELEASE)
             except Uncertain as exc:
                 self.log(f"{exc.message}; looking for the draft before creating it again")
             # A second POST after a lost answer would make a second draft: look first.
@@ -180,7 +182,7 @@ def publish(dist: Path, repo: str, tag: str, *, dry_run: bool = False, replace: 
             gh: GitHub | None = None, progress: ProgressFactory | None = None,
             log: Callable[[str], None] = lambda message: None) -> dict:
     """Publish dist/ as release `tag` of `repo`; returns what was (or, dry run, would be) done."""
-    check_repo(repo)
+    check_release(repo, tag)
     gh = gh or GitHub.from_env(log=log)
     if not gh.has_token:
         raise CiError("GITHUB_TOKEN is not set: publishing needs a token that may write contents")
@@ -205,6 +207,6 @@ def publish(dist: Path, repo: str, tag: str, *, dry_run: bool = False, replace: 
     if changes:
         remote = run.assets(release)
     run.verify(local, remote)
-    release = gh.request("PATCH", f"/repos/{repo}/releases/{release['id']}", json={"draft": False}).json()
+    release = gh.request("PATCH", f"/repos/{repo}/releases/{release['id']}", json={"draft": False}, shape=RELEASE)
     log(f"published release {tag}")
     return _result(repo, tag, release, local, plan, steps, dry_run, gh)

@@ -5,11 +5,16 @@ The CLI runs in-process (`ci.cli.main`) so the retry clock can be faked: no test
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import os
 import shutil
 import subprocess
+import sys
+import tarfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +28,7 @@ from ci.release.github import GitHub, Retry
 from ci.release.provenance import FILENAME as PROVENANCE
 from ci.release.provenance import statement, write_provenance
 from ci.release.publish import collect
+from tests.conftest import REPO as CHECKOUT
 from tests.conftest import assert_one_line_error
 from tests.fake_github import FakeGitHub
 
@@ -239,6 +245,17 @@ def test_rate_limit_longer_than_the_cap_fails_at_once(cli, fake, dist, clock):
     assert len(fake.requests) == 1 and clock.slept == []
 
 
+@pytest.mark.parametrize("kind, path", [("stall", r"/assets\?"), ("trickle", r"/releases\?")])
+def test_a_silent_server_ends_publish_at_its_deadline(cli, fake, dist, monkeypatch, kind, path):
+    monkeypatch.setattr(github, "DEFAULT_LIMITS", github.Limits(deadline=0.5))
+    fake.seed(REPO, TAG, {})
+    fake.fail(kind, "GET", path, times=10)
+    started = time.monotonic()
+    done = cli("publish", "--dist", dist, "--repo", REPO, "--tag", TAG)
+    assert_one_line_error(done, f"GitHub: GET /repos/{REPO}/releases", "0.5s deadline", code=1)
+    assert time.monotonic() - started < 5 and fake.writes() == []
+
+
 # --- pagination --------------------------------------------------------------------------------------
 
 
@@ -359,6 +376,31 @@ def test_token_never_appears_in_output_reports_requests_or_repr(cli, fake, dist,
     assert TOKEN not in everything and TOKEN[-12:] not in everything
 
 
+def test_a_token_echoed_by_the_server_is_redacted_from_reports(cli, fake, dist, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    release = fake.seed(REPO, TAG, {})
+    listing = [{"id": release.id, "tag_name": TAG, "draft": True, "html_url": f"https://example.test/{TOKEN}",
+                "upload_url": f"{fake.url}/uploads/repos/{REPO}/releases/{release.id}/assets{{?name,label}}"}]
+    for extra in ("--json", "--dry-run"):
+        fake.fail("status", "GET", r"/releases\?", status=200, body=listing)
+        done = cli("publish", "--dist", dist, "--repo", REPO, "--tag", TAG, "--dry-run", extra)
+        assert done.returncode == 0, done.stderr
+        assert "https://example.test/***" in done.stdout and TOKEN not in done.stdout + done.stderr
+    assert "https://example.test/***" in summary.read_text() and TOKEN not in summary.read_text()
+
+
+@pytest.mark.parametrize("fifo", ["report-extra.json", "SHA256SUMS", ARCHIVE, PROVENANCE])
+def test_a_fifo_in_dist_is_refused_not_waited_on(fake, dist, fifo):
+    (dist / fifo).unlink(missing_ok=True)
+    os.mkfifo(dist / fifo)
+    env = {**os.environ, "GITHUB_API_URL": fake.url, "GITHUB_TOKEN": TOKEN}
+    done = subprocess.run([sys.executable, "-m", "ci", "publish", "--dist", str(dist), "--repo", REPO, "--tag", TAG],
+                          cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert_one_line_error(done, str(dist / fifo), "not a regular file")
+    assert fake.requests == []
+
+
 # --- fetch -----------------------------------------------------------------------------------------------
 
 
@@ -384,6 +426,54 @@ def test_fetch_refuses_a_tampered_archive(cli, fake, dist, tmp_path):
 def test_fetch_of_a_missing_release(cli, fake, tmp_path):
     done = cli("fetch", "--repo", REPO, "--tag", "v9", "--rid", "linux-x64", "--dest", tmp_path / "runtime")
     assert_one_line_error(done, f"{REPO} release v9: not found", code=1)
+
+
+def _repack_manifest(source: Path, dest: Path, edit) -> None:
+    """Copy a package archive with its manifest.json text changed by `edit(text)`."""
+    with tarfile.open(source) as src, tarfile.open(dest, "w:gz") as out:
+        for member in src.getmembers():
+            data = src.extractfile(member).read() if member.isfile() else None
+            if member.name == "manifest.json":
+                data = edit(data.decode()).encode()
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data) if data is not None else None)
+
+
+def _edited(key: str, value: object):
+    def edit(text: str) -> str:
+        manifest = json.loads(text)
+        if value is None:
+            del manifest[key]
+        else:
+            manifest[key] = value
+        return json.dumps(manifest)
+    return edit
+
+
+def _duplicated(first: str, last: str):
+    """The rid key twice: `first` as the first key, `last` where the manifest had it."""
+    def edit(text: str) -> str:
+        manifest = json.loads(text) | {"rid": last}
+        return '{"rid": ' + json.dumps(first) + ", " + json.dumps(manifest)[1:]
+    return edit
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (_edited("rid", "linux-arm64"), "manifest.json is for linux-arm64, not linux-x64"),
+    (_duplicated("linux-arm64", "linux-x64"), "key 'rid' appears more than once"),
+    (_duplicated("linux-x64", "linux-arm64"), "manifest.json"),
+    (_edited("library", "lib/libElsewhere.so"), "library 'lib/libElsewhere.so' is not among its files"),
+    (_edited("library", None), "'library' is a required property"),
+])
+def test_fetch_refuses_a_package_whose_manifest_lies(cli, fake, dist, tmp_path, edit, problem):
+    hostile = tmp_path / ARCHIVE
+    _repack_manifest(dist / ARCHIVE, hostile, edit)
+    sums = f"{hashlib.sha256(hostile.read_bytes()).hexdigest()}  {ARCHIVE}\n".encode()
+    fake.seed(REPO, TAG, {"SHA256SUMS": sums, ARCHIVE: hostile.read_bytes()}, draft=False)
+    done = cli("fetch", "--repo", REPO, "--tag", TAG, "--rid", "linux-x64", "--dest", tmp_path / "runtime")
+    assert_one_line_error(done, f"{REPO} release {TAG} {ARCHIVE}", problem)
+    assert not (tmp_path / "runtime").exists()
+    assert not [p for p in tmp_path.iterdir() if ".fetch." in p.name]
 
 
 # --- provenance --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ci.release.answers import RELEASE
 from ci.release.github import GitHub, GitHubError, Retry, Uncertain, expand_upload_url
 from tests.fake_github import FakeGitHub
 
@@ -46,14 +47,14 @@ def test_upload_url_template_is_expanded():
 def test_pagination_asks_for_100_and_follows_link(gh, fake):
     for i in range(250):
         fake.seed("o/r", f"v{i}", {})
-    assert len(list(gh.paginate("/repos/o/r/releases"))) == 250
+    assert len(list(gh.paginate("/repos/o/r/releases", RELEASE))) == 250
     assert [r.path.partition("?")[2] for r in fake.requests] == [
         "per_page=100", "per_page=100&page=2", "per_page=100&page=3"]
 
 
 def test_5xx_on_a_safe_request_is_retried_with_backoff(gh, fake, slept):
     fake.fail("status", "GET", "/releases", status=502, times=2)
-    assert list(gh.paginate("/repos/o/r/releases")) == []
+    assert list(gh.paginate("/repos/o/r/releases", RELEASE)) == []
     assert slept == [1.0, 2.0] and gh.counts == {"GET": 3}
 
 
@@ -114,7 +115,7 @@ def test_bad_credentials_is_one_error_without_the_token(fake, slept):
 def test_download_follows_the_redirect_to_storage(gh, fake, tmp_path):
     release = fake.seed("o/r", "v1", {"a.bin": b"payload" * 1000})
     (asset,) = gh.list_assets("o/r", release.id)
-    gh.download(asset["url"], tmp_path / "a.bin")
+    gh.download(asset["url"], tmp_path / "a.bin", asset["size"])
     assert (tmp_path / "a.bin").read_bytes() == b"payload" * 1000
     paths = [r.path for r in fake.requests][-2:]
     assert paths == [f"/repos/o/r/releases/assets/{asset['id']}", f"/blobs/{asset['id']}"]
