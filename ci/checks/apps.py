@@ -60,8 +60,19 @@ def _link(platform: Platform, runtime: Unpacked, sources: list[Path], output: Pa
     platform.toolchain.link_app(cflags, sources, link_inputs, output, runtime.library.parent, shared, apps_dir)
 
 
-def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | None = None) -> tuple[AppSet, bool]:
-    """Unpack `package` into out/runtime and link every app against it."""
+def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | None = None,
+               twins: Path | None = None) -> tuple[AppSet, bool]:
+    """Unpack `package` into out/runtime and link every app against it; with `twins`, also link
+    every app self-contained there, each with a private runtime (ci.checks.twins)."""
+    app_set, rebuilt = _build_split(platform, package, out, apps_dir)
+    if twins is not None:
+        from ci.checks.twins import build_twins  # twins builds on this module's app set
+
+        rebuilt = build_twins(platform, app_set, twins, apps_dir)[1] or rebuilt
+    return app_set, rebuilt
+
+
+def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | None) -> tuple[AppSet, bool]:
     out = out.resolve()
     apps_dir = apps_dir or source_tree("reference") / "apps"
     described = _describe(apps_dir)

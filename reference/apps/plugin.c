@@ -5,7 +5,8 @@
  *
  * Exports one function, plugin_describe(): the plugin initializes the runtime itself (which
  * must give the instance the host already started), uses it, and reports its instance id and
- * the path of the runtime module as seen from inside the plugin.
+ * the path of the runtime module as seen from inside the plugin, and the address space that
+ * runtime reserved for its GC heap.
  */
 #include "app_common.h"
 
@@ -46,6 +47,9 @@ APP_EXPORT int plugin_describe(plugin_report *report)
     if (!ok)
         return plugin_error(report, 2, "the runtime misbehaved");
 
+    RhGcMemoryInfo info;
+    RhGetMemoryInfo(&info, 0);
+    report->heap_reserved = info.reserved_bytes;
     if (app_runtime_path(report->runtime_path, sizeof report->runtime_path) != 0)
         return plugin_error(report, 2, "cannot find the path of the loaded runtime module");
     return 0;
