@@ -147,8 +147,8 @@ class MinGW(_Gcc, _Windows):
                   "-Wl,--no-insert-timestamp"], cwd=cwd)
 
     def static_link_inputs(self, library: Path) -> list[str | Path]:
-        """The archive and the system libraries the runtime DLL links (see link_runtime)."""
-        return [library, "-lbcrypt", "-lntdll"]
+        """The archive and what the runtime DLL links besides (see link_runtime): system DLLs only."""
+        return [library, "-static-libgcc", "-lbcrypt", "-lntdll"]
 
 
 @dataclass(frozen=True)
