@@ -21,7 +21,7 @@ from ci.checks.smoke import smoke
 from ci.checks.verify import verify
 
 #: Stages that check an app set; build, package and apps always run first (cached when unchanged).
-CHECKS = ("verify", "share", "smoke")
+CHECKS = ("verify", "share", "smoke", "savings")
 DEFAULT_CHECKS = ("verify", "share")
 
 
@@ -68,7 +68,8 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         r.summary = f"{state['archive'].name} from {layout.dist} (sha256 checked)"
 
     def apps(r: StageResult) -> None:
-        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid))
+        twins = layout.build / rid / "twins" if "savings" in checks else None  # self-contained, to compare
+        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid), twins=twins)
         state["apps"] = app_set
         r.status = "ok" if rebuilt else "up to date"
         r.summary = f"{len(app_set.exes)} apps, {len(app_set.apps) - len(app_set.exes)} plugins"
@@ -105,7 +106,16 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         if not result["ok"]:
             r.status = "failed"
 
-    checks_by_name = {"verify": verify_, "share": share, "smoke": smoke_}
+    def savings_(r: StageResult) -> None:
+        from ci.checks import savings, twins
+
+        entry = savings.measure(platform, state["apps"], twins.read_twins(layout.build / rid / "twins", state["apps"]),
+                                state["archive"])
+        savings.record(layout.dist, entry)
+        r.details, r.summary = entry, savings.summary(entry) if entry["ok"] else "; ".join(entry["problems"])
+        r.status = "ok" if entry["ok"] else "failed"
+
+    checks_by_name = {"verify": verify_, "share": share, "smoke": smoke_, "savings": savings_}
     produce = [("package", existing_package)] if from_dist else [("build", build), ("package", package_)]
     steps: list[tuple[str, Callable[[StageResult], None]]] = [
         *produce, ("apps", apps), *((c, checks_by_name[c]) for c in checks)]

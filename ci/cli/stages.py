@@ -145,7 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.configurations(p)
     options.runtime_repo(p)
     options.fork_tools(p)
-    p.add_argument("--check", action="append", choices=["verify", "share", "smoke"],
+    p.add_argument("--check", action="append", choices=["verify", "share", "smoke", "savings"],
                    help="checks after build/package/apps (repeatable); default: verify and share")
     p.add_argument("--from-dist", action="store_true",
                    help="use the package already in --dist (checked against SHA256SUMS) instead of building one")
