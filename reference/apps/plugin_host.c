@@ -6,7 +6,9 @@
  *
  * Keys after the common ones:
  *   "heap_reserved_bytes": N (address space the host's runtime reserved for its GC heap),
- *   "plugins": [{"name": "a", "instance": "...", "runtime_path": "...", "heap_reserved_bytes": N}, {...}]
+ *   "collections": N (collections the host's runtime ran: the plugins' garbage, if they share it),
+ *   "plugins": [{"name": "a", "instance": "...", "runtime_path": "...", "heap_reserved_bytes": N,
+ *                "collections": N}, {...}]
  * Self-contained (ci.checks.twins: each module with a private runtime) they report one instance
  * and one heap per module instead.
  * Exit 3 if a plugin cannot be loaded or lacks plugin_describe, 2 on a runtime failure.
@@ -55,6 +57,7 @@ int main(int argc, char **argv)
     app_json json;
     app_json_begin(&json, &app);
     json_key_uint(&json, "heap_reserved_bytes", info.reserved_bytes);
+    json_key_uint(&json, "collections", info.collection_count);
     json_key(&json, "plugins");
     json_open(&json, "[");
     for (size_t i = 0; i < PLUGIN_COUNT; i++) {
@@ -64,6 +67,7 @@ int main(int argc, char **argv)
         json_key_hex64(&json, "instance", reports[i].instance);
         json_key_string(&json, "runtime_path", reports[i].runtime_path);
         json_key_uint(&json, "heap_reserved_bytes", reports[i].heap_reserved);
+        json_key_uint(&json, "collections", reports[i].collections);
         json_close(&json, "}");
     }
     json_close(&json, "]");
