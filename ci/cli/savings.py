@@ -5,7 +5,9 @@ a Mermaid chart and table in the job summary."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 from rich.table import Table
@@ -22,12 +24,14 @@ def cmd_savings(args: argparse.Namespace) -> int:
     from ci.runtime.sources import ReferenceSource
 
     layout = Layout(Path(args.build_dir), Path(args.dist))
-    results = [r for p in platforms.select(args.platform)
-               for r in run_platform(p, layout, args.configuration, ("savings",), source=ReferenceSource())]
+    # With --json, stdout carries the JSON alone: the stages' progress goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        results = [r for p in platforms.select(args.platform)
+                   for r in run_platform(p, layout, args.configuration, ("savings",), source=ReferenceSource())]
     entries = [r.details for r in results if r.stage == "savings" and "disk" in r.details]
     failed = [r for r in results if r.status == "failed"]
     if args.json:
-        print(json.dumps(entries, indent=2))
+        print(json.dumps({"schema_version": 1, "platforms": {e["rid"]: e for e in entries}}, indent=2))
     else:
         for entry in entries:
             view = Table(title=f"{entry['rid']}: {entry['how']}")
