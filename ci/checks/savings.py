@@ -207,14 +207,19 @@ def _bars(entry: dict) -> list[tuple[str, int, int]]:
 
 
 def svg(doc: dict) -> str:
-    chart = pygal.Bar(title="Runtime.Base: split vs self-contained (KiB, log scale)", logarithmic=True,
-                      x_label_rotation=25, legend_at_bottom=True, js=[], width=1100, height=560)
     labels, split, twins = [], [], []
     for rid, entry in doc["platforms"].items():
         for what, s, t in _bars(entry):
             labels.append(f"{rid} {what}")
             split.append(s)
             twins.append(t)
+    # Whole decades around the data, bars from the bottom one: pygal's own log range starts at the
+    # smallest value, which draws that bar empty.
+    low, high = min(split + twins), max(split + twins)
+    decades = (10 ** math.floor(math.log10(max(low, 1))), 10 ** math.ceil(math.log10(max(high, 1)) + 1e-9))
+    chart = pygal.Bar(title="Runtime.Base: split vs self-contained (KiB, log scale)", logarithmic=True,
+                      range=decades, zero=decades[0], x_label_rotation=30, truncate_label=-1, legend_at_bottom=True, js=[],
+                      width=1200, height=700)
     chart.x_labels = labels
     chart.add("split (one shared runtime)", split)
     chart.add("self-contained (a runtime each)", twins)
