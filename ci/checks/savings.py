@@ -27,6 +27,7 @@ import pygal
 from ci.checks.app_report import same_path, with_host_paths
 from ci.checks.apps import App, AppSet
 from ci.checks.share import Held, holding, regions
+from ci.checks.smoke import HOW
 from ci.checks.twins import check_reports
 from ci.core import schemas
 from ci.core.console import append_job_summary
@@ -35,7 +36,6 @@ from ci.core.fs import atomic_write_text
 from ci.platforms import Platform
 from ci.platforms.runners import Runner
 
-HOW = {"native": "native", "qemu-user": "emulated (qemu-user)", "wine": "emulated (wine)"}
 #: Holds per app set: the threads app's heap at the barrier depends on how its threads interleaved
 #: with collections (two modes, about 2 MiB apart); the least of three is stable from run to run.
 ROUNDS = 3
@@ -83,16 +83,24 @@ def _kib(value: int) -> int:
     return value // 1024
 
 
+def pss_readable() -> bool:
+    """PSS needs /proc/PID/smaps (Linux, which also serves qemu-user and wine); Windows has no PSS."""
+    return Path("/proc/self/smaps").exists()
+
+
 def _process(h: Held, app: App, library: Path, runner: Runner) -> dict:
-    """One held process: its PSS, the runtime library's share of it, its address space and threads."""
+    """One held process: its PSS and the runtime library's share of it (None where the OS keeps no
+    PSS), its address space and threads."""
     try:
         process = psutil.Process(h.process.pid)
-        pss = process.memory_full_info().pss
         vms, threads = process.memory_info().vms, process.num_threads()
-        runtime = sum(r.pss for r in regions(h.process.pid) if same_path(r.path, library))
+        pss = runtime = None
+        if pss_readable():
+            pss = _kib(process.memory_full_info().pss)
+            runtime = _kib(sum(r.pss for r in regions(h.process.pid) if same_path(r.path, library)))
     except (psutil.Error, OSError):
         raise StageFailed(f"savings: {h.name} exited before its memory was read (it must hold on --hold)") from None
-    return {"app": app.name, "pid": h.process.pid, "pss_kib": _kib(pss), "runtime_pss_kib": _kib(runtime),
+    return {"app": app.name, "pid": h.process.pid, "pss_kib": pss, "runtime_pss_kib": runtime,
             "vm_kib": _kib(vms), "threads": threads, "report": with_host_paths(h.report, runner.host_path)}
 
 
@@ -104,7 +112,7 @@ def _held(app_set: AppSet, runner: Runner, library: Path) -> list[dict]:
     for _ in range(ROUNDS):
         with holding(app_set, runner) as held:
             rounds.append([_process(h, by_name[h.name], library, runner) for h in held])
-    return [min(same_app, key=lambda p: p["pss_kib"]) for same_app in zip(*rounds)]
+    return [min(same_app, key=lambda p: p["pss_kib"] or 0) for same_app in zip(*rounds)]
 
 
 def _plugin_host(process: dict) -> dict:
@@ -126,26 +134,30 @@ def processes(platform: Platform, split: AppSet, twins: AppSet) -> dict:
         split_run = _held(split, runner, library)
         twin_run = _held(twins, runner, library)
     problems = check_reports(twins, {p["app"]: p["report"] for p in twin_run})
+    host = next(a.name for a in split.exes if a.plugins)
+    split_host, twin_host = (_plugin_host(next(p for p in run if p["app"] == host)) for run in (split_run, twin_run))
+    if split_host["runtime_instances"] != 1:
+        problems.append(f"split plugin host sees {split_host['runtime_instances']} runtime instances, not one")
+    memory = _memory(split_run, twin_run, library, problems) if pss_readable() else None
+    return {"how": HOW[runner.mode], "memory": memory, "plugin_host": {"split": split_host, "self_contained": twin_host},
+            "problems": problems}
+
+
+def _memory(split_run: list[dict], twin_run: list[dict], library: Path, problems: list[str]) -> dict:
+    """Totals of both runs; a twin's runtime share is its PSS beyond the split app's outside the runtime."""
     for p in twin_run:
         if p["runtime_pss_kib"]:
             problems.append(f"twin {p['app']} maps the shared runtime {library}")
     outside = {p["app"]: p["pss_kib"] - p["runtime_pss_kib"] for p in split_run}
     for p in twin_run:
         p["runtime_pss_kib"] = max(0, p["pss_kib"] - outside[p["app"]])
-    split_host, twin_host = (_plugin_host(next(p for p in run if p["report"].get("plugins")))
-                             for run in (split_run, twin_run))
-    if split_host["runtime_instances"] != 1:
-        problems.append(f"split plugin host sees {split_host['runtime_instances']} runtime instances, not one")
 
     def totals(run: list[dict]) -> dict:
         return {"processes": [{k: v for k, v in p.items() if k != "report"} for p in run],
                 "total_pss_kib": sum(p["pss_kib"] for p in run),
                 "runtime_pss_kib": sum(p["runtime_pss_kib"] for p in run)}
 
-    return {"how": HOW[runner.mode],
-            "memory": {"split": totals(split_run), "self_contained": totals(twin_run)},
-            "plugin_host": {"split": split_host, "self_contained": twin_host},
-            "problems": problems}
+    return {"split": totals(split_run), "self_contained": totals(twin_run)}
 
 
 def measure(platform: Platform, split: AppSet, twins: AppSet, package: Path) -> dict:
@@ -167,11 +179,13 @@ def summary(entry: dict) -> str:
     line = (f"disk {len(d['binaries'])} binaries: split {_kib(d['split_total_bytes'])} KiB vs self-contained "
             f"{_kib(d['self_contained_total_bytes'])} KiB, break-even N={d['break_even_n']}")
     if entry["memory"]:
-        m, h = entry["memory"], entry["plugin_host"]
-        line += (f"; PSS {m['split']['total_pss_kib']} vs {m['self_contained']['total_pss_kib']} KiB; plugin host "
-                 f"{h['split']['runtime_instances']} vs {h['self_contained']['runtime_instances']} runtimes "
-                 f"({entry['how']})")
-    return line
+        m = entry["memory"]
+        line += f"; PSS {m['split']['total_pss_kib']} vs {m['self_contained']['total_pss_kib']} KiB"
+    if entry["plugin_host"]:
+        h = entry["plugin_host"]
+        line += (f"; plugin host {h['split']['runtime_instances']} vs {h['self_contained']['runtime_instances']}"
+                 " runtimes")
+    return f"{line} ({entry['how']})"
 
 
 # --- The report: JSON, SVG, and Markdown for the job summary ---------------------------------
@@ -199,10 +213,13 @@ def _bars(entry: dict) -> list[tuple[str, int, int]]:
     bars = [(f"disk, {len(d['binaries'])} binaries", _kib(d["split_total_bytes"]),
              _kib(d["self_contained_total_bytes"]))]
     if entry["memory"]:
-        m, h = entry["memory"], entry["plugin_host"]
-        bars += [(f"PSS, {len(m['split']['processes'])} processes", m["split"]["total_pss_kib"],
-                  m["self_contained"]["total_pss_kib"]),
-                 ("plugin host heap reserved", h["split"]["heap_reserved_kib"], h["self_contained"]["heap_reserved_kib"])]
+        m = entry["memory"]
+        bars.append((f"PSS, {len(m['split']['processes'])} processes", m["split"]["total_pss_kib"],
+                     m["self_contained"]["total_pss_kib"]))
+    if entry["plugin_host"]:
+        h = entry["plugin_host"]
+        bars.append(("plugin host heap reserved", h["split"]["heap_reserved_kib"],
+                     h["self_contained"]["heap_reserved_kib"]))
     return bars
 
 
@@ -218,8 +235,8 @@ def svg(doc: dict) -> str:
     low, high = min(split + twins), max(split + twins)
     decades = (10 ** math.floor(math.log10(max(low, 1))), 10 ** math.ceil(math.log10(max(high, 1)) + 1e-9))
     chart = pygal.Bar(title="Runtime.Base: split vs self-contained (KiB, log scale)", logarithmic=True,
-                      range=decades, zero=decades[0], x_label_rotation=30, truncate_label=-1, legend_at_bottom=True, js=[],
-                      width=1200, height=700)
+                      range=decades, zero=decades[0], x_label_rotation=30, truncate_label=-1,
+                      legend_at_bottom=True, js=[], width=1200, height=700)
     chart.x_labels = labels
     chart.add("split (one shared runtime)", split)
     chart.add("self-contained (a runtime each)", twins)
@@ -234,11 +251,12 @@ def rows(entry: dict) -> list[tuple[str, str, str]]:
            ("runtime per binary (KiB)", f"{_kib(d['runtime_bytes'])} once", f"{_kib(d['private_runtime_bytes'])} each"),
            ("break-even N", str(d["break_even_n"]), "")]
     if entry["memory"]:
-        m, h = entry["memory"], entry["plugin_host"]
-        split, twins = m["split"], m["self_contained"]
+        split, twins = entry["memory"]["split"], entry["memory"]["self_contained"]
         out += [(f"PSS, {len(split['processes'])} processes at once (KiB)", str(split["total_pss_kib"]),
                  str(twins["total_pss_kib"])),
                 ("runtime's share of PSS (KiB)", str(split["runtime_pss_kib"]), str(twins["runtime_pss_kib"]))]
+    if entry["plugin_host"]:
+        h = entry["plugin_host"]
         out += [(f"plugin host: {label}", str(h["split"][key]), str(h["self_contained"][key]))
                 for label, key in (("runtime instances", "runtime_instances"), ("GC heaps", "heaps"),
                                    ("heap reserved (KiB)", "heap_reserved_kib"), ("address space (KiB)", "vm_kib"),

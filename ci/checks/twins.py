@@ -61,7 +61,8 @@ def build_twins(platform: Platform, app_set: AppSet, out: Path, apps_dir: Path |
     described = json.loads((apps_dir / "apps.json").read_text())
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
     link_inputs = [str(i) for i in platform.toolchain.static_link_inputs(library)]
-    key = cache.digest({**sources, "runtime": library}, [CFLAGS, link_inputs, platform.rid, platform.toolchain.identity()])
+    key = cache.digest({**sources, "runtime": library},
+                       [CFLAGS, link_inputs, platform.rid, platform.toolchain.identity()])
     if not rebuilt and cache.is_fresh(out / cache.STAMP, key, [out / TWINS]):
         return read_twins(out, app_set), False
 
