@@ -67,19 +67,16 @@ def build_twins(platform: Platform, app_set: AppSet, out: Path, apps_dir: Path |
         return read_twins(out, app_set), False
 
     fresh_output_dir(out, TWINS, cache.STAMP)
-    twins = []
-    for app in app_set.apps:
+    for app in app_set.apps:  # each at the same path below `out` as its split twin below the app set
         spec = described["plugins" if app.kind == "plugin" else "apps"][app.name]
-        target = out / app.path
-        _link(platform, library, [apps_dir / s for s in spec["sources"]], target, app.kind == "plugin",
+        _link(platform, library, [apps_dir / s for s in spec["sources"]], out / app.path, app.kind == "plugin",
               spec.get("defines", {}), apps_dir)
-        twins.append(app)
-    result = AppSet(out, app_set.rid, app_set.runtime, tuple(twins))
+    result = AppSet(out, app_set.rid, app_set.runtime, app_set.apps)
     problems = check_static(result)
     if problems:
         raise CiError(f"twins: {problems[0]}")
     atomic_write_text(out / TWINS, json.dumps({"rid": result.rid, "static_library": os.path.relpath(library, out),
-                                               "apps": [asdict(a) for a in twins]}, indent=2) + "\n")
+                                               "apps": [asdict(a) for a in result.apps]}, indent=2) + "\n")
     cache.mark_fresh(out / cache.STAMP, key)
     return result, True
 
