@@ -3,11 +3,13 @@ measured from real binaries and processes (linux-x64 native, linux-arm64 under q
 
 from __future__ import annotations
 
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from ci.core import schemas
+from tests.conftest import run_ci
 
 RIDS = ["linux-x64", "linux-arm64"]
 
@@ -79,3 +81,14 @@ def test_the_chart_is_svg_and_the_job_summary_has_mermaid_and_a_table(savings_ru
 def test_the_terminal_table_names_each_platform(savings_run):
     assert "linux-x64: native" in savings_run["output"]
     assert "linux-arm64: emulated (qemu-user)" in savings_run["output"]
+
+
+def test_a_corrupt_savings_report_fails_the_stage_in_one_line(savings_run, tmp_path):
+    dist = tmp_path / "dist"
+    shutil.copytree(savings_run["dist"], dist)
+    (dist / "savings.json").write_text('{"schema_version": 1, "platforms": {"linux-x64": {"rid": 3}}}\n')
+    done = run_ci("savings", "--platform", "linux-x64", "--build-dir", savings_run["build"], "--dist", dist)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "savings linux-x64 failed" in done.stdout and "fails savings schema" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert (dist / "savings.json").read_text().startswith('{"schema_version": 1, "platforms": {"linux-x64": {"rid": 3')
