@@ -264,12 +264,26 @@ def rows(entry: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+def _mermaid(title: str, labels: list[str], y_axis: str, series: list[str]) -> str:
+    quoted = ", ".join(f'"{label}"' for label in labels)
+    return (f"```mermaid\nxychart-beta\n    title \"{title}\"\n    x-axis [{quoted}]\n    y-axis \"{y_axis}\"\n"
+            + "".join(f"    {s}\n" for s in series) + "```\n\n")
+
+
 def markdown(entry: dict) -> str:
-    bars = _bars(entry)
-    labels = ", ".join(f'"{what} split", "{what} self-contained"' for what, _, _ in bars)
-    values = ", ".join(f"{s}, {t}" for _, s, t in bars)
+    """The job summary: disk against N as two lines that cross at the break-even N, memory and
+    heaps as bars (Mermaid has no log scale: each chart keeps to one magnitude), then the table."""
+    rid, d = entry["rid"], entry["disk"]
+    charts = _mermaid(f"{rid}: disk for N binaries (KiB), split (1st line) vs self-contained; "
+                      f"break-even N={d['break_even_n']}",
+                      [str(row["n"]) for row in d["by_n"]], "KiB",
+                      [f"line [{', '.join(str(_kib(row[k])) for row in d['by_n'])}]"
+                       for k in ("split_bytes", "self_contained_bytes")])
+    in_mib = [(what, s, t) for what, s, t in _bars(entry)[1:]]
+    if in_mib:
+        charts += _mermaid(f"{rid}: memory (MiB), split vs self-contained",
+                           [f"{what} {how}" for what, _, _ in in_mib for how in ("split", "self-contained")], "MiB",
+                           [f"bar [{', '.join(f'{v / 1024:.1f}' for _, s, t in in_mib for v in (s, t))}]"])
     table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows(entry))
-    return (f"## Savings {entry['rid']} ({entry['how']})\n\n"
-            f"```mermaid\nxychart-beta\n    title \"{entry['rid']}: split vs self-contained (KiB)\"\n"
-            f"    x-axis [{labels}]\n    y-axis \"KiB\"\n    bar [{values}]\n```\n\n"
+    return (f"## Savings {rid} ({entry['how']})\n\n{charts}"
             f"| measure | split | self-contained |\n| --- | --- | --- |\n{table}\n\n")

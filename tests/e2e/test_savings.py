@@ -73,7 +73,9 @@ def test_the_chart_is_svg_and_the_job_summary_has_mermaid_and_a_table(savings_ru
     text = " ".join(root.itertext())
     assert all(rid in text for rid in RIDS)
     summary = savings_run["summary"].read_text()
-    assert summary.count("```mermaid\nxychart-beta") == 2
+    assert summary.count("```mermaid\nxychart-beta") == 4  # per platform: disk against N, memory and heaps
+    by_n = report["platforms"]["linux-x64"]["disk"]["by_n"]
+    assert f"    line [{', '.join(str(row['split_bytes'] // 1024) for row in by_n)}]" in summary
     disk = report["platforms"]["linux-x64"]["disk"]
     assert f"| break-even N | {disk['break_even_n']} |" in summary
 
