@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +74,13 @@ def savings_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
                   "--dist", root / "dist", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert done.returncode == 0, done.stdout + done.stderr
     return {"build": root / "build", "dist": root / "dist", "output": done.stdout, "summary": summary}
+
+
+@pytest.fixture(scope="session")
+def savings_windows(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`python -m ci savings` for win-x64 (under wine) and win-arm64 (built only)."""
+    root = tmp_path_factory.mktemp("savings-windows")
+    done = run_ci("savings", "--platform", "win-x64", "--platform", "win-arm64", "--build-dir", root / "build",
+                  "--dist", root / "dist", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"build": root / "build", "report": json.loads(done.stdout)}

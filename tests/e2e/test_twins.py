@@ -69,3 +69,22 @@ def test_a_private_plugin_beside_the_shared_runtime_neither_refuses(savings_run,
     assert shared["instance"] == report["instance"] and shared["runtime_path"].endswith("libRuntime.Base.so")
     assert private["instance"] != report["instance"]
     assert private["runtime_path"] == str((apps / "bin" / "plugins" / "libplugin_b.so").resolve())
+
+
+def test_windows_twins_import_no_runtime_dll_and_run_side_by_side_under_wine(savings_windows):
+    for rid, machine in (("win-x64", "AMD64"), ("win-arm64", "ARM64")):
+        twins = sorted(p for p in (savings_windows["build"] / rid / "twins" / "bin").rglob("*")
+                       if p.suffix in (".exe", ".dll"))
+        assert len(twins) == 6
+        for path in twins:
+            binary = read_binary(path)
+            assert binary.machine == machine
+            assert "runtime.base.dll" not in [n.lower() for n in binary.needed], path
+            assert not binary.export_names & RUNTIME_NAMES, path
+    wine, arm64 = (savings_windows["report"]["platforms"][rid] for rid in ("win-x64", "win-arm64"))
+    assert wine["how"] == "emulated (wine)" and wine["ok"]
+    host = wine["plugin_host"]
+    assert (host["split"]["runtime_instances"], host["self_contained"]["runtime_instances"]) == (1, 3)
+    assert host["self_contained"]["heap_reserved_kib"] == 3 * host["split"]["heap_reserved_kib"]
+    assert arm64["how"] == "not run (needs a windows-11-arm runner)" and arm64["memory"] is None
+    assert arm64["disk"]["break_even_n"] >= 1
