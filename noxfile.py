@@ -86,3 +86,9 @@ def container(session: nox.Session) -> None:
 def crosscheck(session: nox.Session) -> None:
     """Package here and in the container and compare the bytes (`-- --platform linux-x64|linux-arm64|all`)."""
     _ci(session, "crosscheck", *session.posargs)
+
+
+@nox.session
+def savings(session: nox.Session) -> None:
+    """What the split saves against self-contained twins: disk, memory, runtimes per process (`-- --platform all`)."""
+    _ci(session, "savings", *session.posargs)

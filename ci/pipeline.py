@@ -23,7 +23,7 @@ from ci.checks.smoke import smoke
 from ci.checks.verify import verify
 
 #: Stages that check an app set; build, package and apps always run first (cached when unchanged).
-CHECKS = ("verify", "share", "smoke")
+CHECKS = ("verify", "share", "smoke", "savings")
 DEFAULT_CHECKS = ("verify", "share")
 
 
@@ -76,7 +76,8 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
 
     def apps(r: StageResult) -> None:
         dotnet = source.dotnet(platform) if source.kind == "fork" else default_dotnet()
-        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid), dotnet=dotnet)
+        twins = layout.build / rid / "twins" if "savings" in checks else None  # self-contained, to compare
+        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid), dotnet=dotnet, twins=twins)
         state["apps"] = app_set
         r.status = "ok" if rebuilt else "up to date"
         csharp = [a for a in app_set.apps if a.path.startswith(f"{CSHARP}/")]
@@ -115,6 +116,15 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         if not result["ok"]:
             r.status = "failed"
 
+    def savings_(r: StageResult) -> None:
+        from ci.checks import savings, twins
+
+        entry = savings.measure(platform, state["apps"], twins.read_twins(layout.build / rid / "twins", state["apps"]),
+                                state["archive"])
+        savings.record(layout.dist, entry)
+        r.details, r.summary = entry, savings.summary(entry) if entry["ok"] else "; ".join(entry["problems"])
+        r.status = "ok" if entry["ok"] else "failed"
+
     def labelled(check: Callable[[StageResult], None]) -> Callable[[StageResult], None]:
         """A check on apps a stand-in built says so."""
         def run(r: StageResult) -> None:
@@ -122,7 +132,8 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
             _stand_ins(r, state.get("stand_in", []))
         return run
 
-    checks_by_name = {"verify": labelled(verify_), "share": labelled(share), "smoke": labelled(smoke_)}
+    checks_by_name = {"verify": labelled(verify_), "share": labelled(share), "smoke": labelled(smoke_),
+                     "savings": labelled(savings_)}
     produce = [("package", existing_package)] if from_dist else [("build", build), ("package", package_)]
     steps: list[tuple[str, Callable[[StageResult], None]]] = [
         *produce, ("apps", apps), *((c, checks_by_name[c]) for c in checks)]

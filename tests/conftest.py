@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,3 +63,24 @@ def pipeline_win_x64(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def pipeline_win_arm64(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """win-arm64: built with clang + lld-link; nothing here can run it."""
     return _pipeline(tmp_path_factory, "win-arm64", "verify", "share", "smoke")
+
+
+@pytest.fixture(scope="session")
+def savings_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`python -m ci savings` for linux-x64 (native) and linux-arm64 (qemu-user), with a job summary."""
+    root = tmp_path_factory.mktemp("savings")
+    summary = root / "summary.md"
+    done = run_ci("savings", "--platform", "linux-x64", "--platform", "linux-arm64", "--build-dir", root / "build",
+                  "--dist", root / "dist", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"build": root / "build", "dist": root / "dist", "output": done.stdout, "summary": summary}
+
+
+@pytest.fixture(scope="session")
+def savings_windows(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`python -m ci savings` for win-x64 (under wine) and win-arm64 (built only)."""
+    root = tmp_path_factory.mktemp("savings-windows")
+    done = run_ci("savings", "--platform", "win-x64", "--platform", "win-arm64", "--build-dir", root / "build",
+                  "--dist", root / "dist", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"build": root / "build", "report": json.loads(done.stdout)}

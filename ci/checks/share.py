@@ -8,10 +8,12 @@ as the unpacked package in all of them, its text pages shared, and the PSS saved
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +107,21 @@ def _release(held: list[Held]) -> None:
             stream.close()
 
 
-def _regions(pid: int) -> list[Region]:
+@contextlib.contextmanager
+def holding(app_set: AppSet, runner: Runner) -> Iterator[list[Held]]:
+    """Every app of `app_set` started through `runner` and held at the barrier with its report
+    read; all are released (and reaped) when the block ends, whatever happens in it."""
+    held: list[Held] = []
+    try:
+        _start(app_set, runner, held)
+        _await_barrier(held)
+        yield held
+    finally:
+        _release(held)
+
+
+def regions(pid: int) -> list[Region]:
+    """The file-backed mappings of a process, with their sizes."""
     return _proc_regions(pid) if Path("/proc/self/maps").exists() else _psutil_regions(pid)
 
 
@@ -152,13 +168,8 @@ def measure(app_set: AppSet) -> dict:
     package_file = _file_identity(library)
     with Runner(get_platform(app_set.rid)) as runner:
         runner.add_library_dir(library.parent)
-        held: list[Held] = []
-        try:
-            _start(app_set, runner, held)
-            _await_barrier(held)
+        with holding(app_set, runner) as held:
             processes = [_process_view(h, library, package_file, runner) for h in held]
-        finally:
-            _release(held)
     return _summarize(processes, library, runner.mode)
 
 
@@ -168,12 +179,12 @@ def _sum_kib(values: list[int | None]) -> int | None:
 
 def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], int], runner: Runner) -> dict:
     try:
-        regions = [r for r in _regions(h.process.pid) if _is_runtime(r, library.name, package_file)]
+        mapped = [r for r in regions(h.process.pid) if _is_runtime(r, library.name, package_file)]
     except (psutil.Error, OSError):
         raise StageFailed(f"share: {h.name} exited before its memory maps were read (it must hold on --hold)") from None
-    files = sorted({(r.device, r.inode, r.path) for r in regions})
+    files = sorted({(r.device, r.inode, r.path) for r in mapped})
     # Text = the read-only file mappings: qemu-user maps guest code without host 'x' permission.
-    text = [r for r in regions if "w" not in r.perms]
+    text = [r for r in mapped if "w" not in r.perms]
     report = with_host_paths(h.report, runner.host_path)
     return {
         "app": h.name,
@@ -183,8 +194,8 @@ def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], i
         "copies": len(files),
         "files": [{"path": p, "device": f"{d[0]}:{d[1]}", "inode": i} for d, i, p in files],
         "same_file": len(files) == 1 and (files[0][0], files[0][1]) == package_file,
-        "rss_kib": _sum_kib([r.rss for r in regions]),
-        "pss_kib": _sum_kib([r.pss for r in regions]),
+        "rss_kib": _sum_kib([r.rss for r in mapped]),
+        "pss_kib": _sum_kib([r.pss for r in mapped]),
         "text_shared_clean_kib": _sum_kib([r.shared_clean for r in text]),
         "text_shared_kib": _sum_kib([r.shared_clean + r.shared_dirty if r.pss is not None else None for r in text]),
     }

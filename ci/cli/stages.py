@@ -96,7 +96,8 @@ def cmd_apps(args: argparse.Namespace) -> int:
     from ci.checks.apps import build_apps
 
     platform = platforms.get_platform(args.platform or platforms.host_rid())
-    app_set, rebuilt = build_apps(platform, Path(args.package), Path(args.out))
+    app_set, rebuilt = build_apps(platform, Path(args.package), Path(args.out),
+                                  twins=Path(args.twins) if args.twins else None)
     console.print(f"{'linked' if rebuilt else 'up to date'}: {len(app_set.apps)} binaries in {app_set.root}",
                   markup=False)
     return 0
@@ -145,7 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.configurations(p)
     options.runtime_repo(p)
     options.fork_tools(p)
-    p.add_argument("--check", action="append", choices=["verify", "share", "smoke"],
+    p.add_argument("--check", action="append", choices=["verify", "share", "smoke", "savings"],
                    help="checks after build/package/apps (repeatable); default: verify and share")
     p.add_argument("--from-dist", action="store_true",
                    help="use the package already in --dist (checked against SHA256SUMS) instead of building one")
@@ -178,6 +179,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.platform(p)
     p.add_argument("--package", required=True, metavar="ARCHIVE", help="runtime-base-<version>-<rid> archive")
     p.add_argument("--out", required=True, metavar="DIR", help="the app set's directory")
+    p.add_argument("--twins", metavar="DIR",
+                   help="also link every app self-contained there, each with a private runtime (reference runtime only)")
     p.set_defaults(func=cmd_apps)
 
     p = sub.add_parser("verify", help="static checks: apps import the runtime, never embed it",

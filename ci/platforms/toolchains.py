@@ -59,6 +59,16 @@ class _Gcc:
         """Debug info that names sources relative to `source_dir`, whatever the clone path."""
         return [f"-ffile-prefix-map={source_dir}=."]
 
+    static_library_name = "libRuntime.Base.a"
+
+    def archive(self, objects: Sequence[Path], library: Path) -> None:
+        """A static library of `objects`; D: no time stamps, uids or modes in it."""
+        run_tool([f"{self.triplet}-ar", "rcsD", library, *objects])
+
+    def strip_debug(self, binary: Path) -> None:
+        """Drop debug info in place, as a shipped binary is (its symbols go to a .dbg)."""
+        run_tool([self.objcopy, "--strip-debug", binary])
+
 
 @dataclass(frozen=True)
 class GnuElf(_Gcc):
@@ -89,6 +99,10 @@ class GnuElf(_Gcc):
         rpath = os.path.relpath(runtime_dir, output.parent)  # the app set moves as one tree
         run_tool([*self.cc, *cflags, *(["-shared", "-fPIC"] if shared else []), "-pthread", "-o", output,
                   *sources, *link_inputs, f"-Wl,-rpath,$ORIGIN/{rpath}", "-Wl,--build-id=sha1", "-ldl"], cwd=cwd)
+
+    def static_link_inputs(self, library: Path) -> list[str | Path]:
+        """What an app links to carry its own runtime: the archive (link_app adds -pthread -ldl)."""
+        return [library]
 
 
 class _Windows:
@@ -131,6 +145,10 @@ class MinGW(_Gcc, _Windows):
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
         run_tool([*self.cc, *cflags, *(["-shared"] if shared else []), "-o", output, *sources, *link_inputs,
                   "-Wl,--no-insert-timestamp"], cwd=cwd)
+
+    def static_link_inputs(self, library: Path) -> list[str | Path]:
+        """The archive and what the runtime DLL links besides (see link_runtime): system DLLs only."""
+        return [library, "-static-libgcc", "-lbcrypt", "-lntdll"]
 
 
 @dataclass(frozen=True)
@@ -213,6 +231,19 @@ class ClangCoff(_Windows):
         for leftover in (*objects, output.with_suffix(".lib") if shared else None):
             if leftover:
                 leftover.unlink(missing_ok=True)
+
+    static_library_name = "Runtime.Base.static.lib"  # Runtime.Base.lib is the DLL's import library
+
+    def archive(self, objects: Sequence[Path], library: Path) -> None:
+        run_tool(["llvm-lib", f"/out:{library}", *objects])
+
+    def strip_debug(self, binary: Path) -> None:
+        """Nothing to drop: lld-link writes the debug info to the .pdb beside the binary."""
+
+    def static_link_inputs(self, library: Path) -> list[str | Path]:
+        """The archive and the import libraries of the DLLs the runtime needs beyond the apps' own."""
+        support = self.support()
+        return [library, *(support / f"{d}.lib" for d in self.runtime_dlls if d not in self.app_dlls)]
 
 
 Toolchain = GnuElf | MinGW | ClangCoff

@@ -113,3 +113,30 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
     result.write()
     cache.mark_fresh(out / cache.STAMP, key)
     return result, True
+
+
+def build_static_runtime(platform: Platform, out: Path, configuration: str,
+                         source_dir: Path | None = None) -> tuple[Path, bool]:
+    """The same sources as a static library, for self-contained apps (stock NativeAOT's way):
+    RUNTIME_BASE_STATIC hides every export and lifts the one-copy-per-process rule, so each app or
+    plugin that links it owns a private runtime. Writes out/lib/<archive> and out/include; returns
+    the archive and whether it was rebuilt."""
+    out = out.resolve()
+    source_dir = source_dir or default_source_dir()
+    flags = [*_cflags(platform, configuration, source_dir, read_version(source_dir)), "-DRUNTIME_BASE_STATIC"]
+    library = out / "lib" / platform.toolchain.static_library_name
+    key = cache.digest(_inputs(source_dir), [flags, platform.toolchain.identity(), platform.rid])
+    if cache.is_fresh(out / cache.STAMP, key, [library]):
+        return library, False
+    fresh_output_dir(out, cache.STAMP)
+    for sub in ("obj", "lib", "include"):
+        (out / sub).mkdir()
+    objects = [out / "obj" / f"{c.stem}.o" for c in sorted((source_dir / "src").glob("*.c"))]
+    for obj in objects:
+        run_tool([*flags, "-c", f"src/{obj.stem}.c", "-o", obj], cwd=source_dir)
+    platform.toolchain.archive(objects, library)
+    for header in (source_dir / "include").glob("*.h"):
+        shutil.copyfile(header, out / "include" / header.name)
+    shutil.rmtree(out / "obj")
+    cache.mark_fresh(out / cache.STAMP, key)
+    return library, True

@@ -403,6 +403,8 @@ typedef struct plugin_report {
     uint32_t size;
     char name[32];
     uint64_t instance;
+    uint64_t heap_reserved;  /* address space the runtime the plugin is bound to reserved for its heap */
+    uint64_t collections;    /* collections that runtime has run, after the plugin made it collect */
     char runtime_path[APP_PATH_MAX];
     char error[256];
 } plugin_report;

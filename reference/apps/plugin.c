@@ -5,7 +5,8 @@
  *
  * Exports one function, plugin_describe(): the plugin initializes the runtime itself (which
  * must give the instance the host already started), uses it, and reports its instance id and
- * the path of the runtime module as seen from inside the plugin.
+ * the path of the runtime module as seen from inside the plugin, the address space that runtime
+ * reserved for its GC heap, and its collection count once the plugin has made it collect.
  */
 #include "app_common.h"
 
@@ -15,6 +16,10 @@
 
 static const RhMethodTable plugin_type = {
     0, 0, 3 * sizeof(void *), NULL, "Plugin." PLUGIN_NAME, NULL, NULL, 0, 0,
+};
+
+static const RhMethodTable garbage_type = {
+    1, RH_MT_FLAG_IS_ARRAY, sizeof(RhArray), NULL, "Byte[]", NULL, NULL, 0, 0,
 };
 
 static int plugin_error(plugin_report *report, int code, const char *message)
@@ -46,6 +51,18 @@ APP_EXPORT int plugin_describe(plugin_report *report)
     if (!ok)
         return plugin_error(report, 2, "the runtime misbehaved");
 
+    /* Garbage until the runtime collects: its GC runs for this plugin (a few 1 MiB segments). */
+    RhGcMemoryInfo info;
+    RhGetMemoryInfo(&info, 0);
+    for (int i = 0; i < 64 && info.collection_count == 0; i++) {
+        if (RhpNewArray(&garbage_type, 256 * 1024) == NULL)
+            return plugin_error(report, 2, "allocation failed");
+        RhGetMemoryInfo(&info, 0);
+    }
+    if (info.collection_count == 0)
+        return plugin_error(report, 2, "16 MiB of garbage and the runtime never collected");
+    report->heap_reserved = info.reserved_bytes;
+    report->collections = info.collection_count;
     if (app_runtime_path(report->runtime_path, sizeof report->runtime_path) != 0)
         return plugin_error(report, 2, "cannot find the path of the loaded runtime module");
     return 0;

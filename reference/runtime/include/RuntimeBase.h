@@ -46,6 +46,19 @@
 #  define RUNTIME_BASE_API
 #endif
 
+/* RUNTIME_BASE_STATIC: a private copy of the runtime linked into one binary, as stock NativeAOT
+ * links its runtime into every app (the "self-contained" build). Nothing is exported or imported,
+ * so private copies in one process never see or interpose on each other. Define it both when
+ * building the static library and when compiling the code that links it. */
+#if defined(RUNTIME_BASE_STATIC)
+#  undef RUNTIME_BASE_API
+#  if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+#    define RUNTIME_BASE_API __attribute__((visibility("hidden")))
+#  else
+#    define RUNTIME_BASE_API
+#  endif
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #  define RUNTIME_BASE_NORETURN __attribute__((noreturn))
 #elif defined(_MSC_VER)

@@ -11,6 +11,10 @@
  * a competitor with a higher status address waits for it to finish; one that sees a lower
  * address refuses. The copy with the highest address never waits, so nobody waits forever,
  * and exactly one copy ends up initialized.
+ *
+ * The static build (RUNTIME_BASE_STATIC) is a private copy linked into one app or plugin, as stock
+ * NativeAOT does: its exports are hidden, other copies cannot find it nor it them, and the rule
+ * does not apply. Each private copy initializes its own heap and thread tracking.
  */
 #include <stdio.h>
 #include <string.h>
@@ -67,7 +71,9 @@ void rb_count_event(unsigned index)
         __atomic_fetch_add(&rb_status.event_counts[index], 1, __ATOMIC_RELAXED);
 }
 
-/* --- Other copies ------------------------------------------------------------------------ */
+/* --- Other copies (the shared library only) ---------------------------------------------- */
+
+#if !defined(RUNTIME_BASE_STATIC)
 
 typedef struct rb_copy_scan {
     const RhRuntimeStatus *own;
@@ -105,6 +111,30 @@ static int rb_check_copy(void *context, const char *path, const void *header)
     return 1;
 }
 
+/* True if another shared copy is initialized or wins the tie-break; says so on stderr. */
+static bool rb_refuse_for_other_copy(void)
+{
+    rb_copy_scan scan = { &rb_status, "", false };
+    pal_for_each_other_copy(rb_self_address(), "InitializeRuntimeBase", "DotNetRuntimeDebugHeader", rb_check_copy,
+                            &scan);
+    if (!scan.refuse)
+        return false;
+    char own[4096];
+    if (pal_module_path(rb_self_address(), own, sizeof own) == 0)
+        snprintf(own, sizeof own, "%s", "(unknown path)");
+    fprintf(stderr,
+            "Runtime.Base: refusing to initialize %s: another copy is already loaded from %s "
+            "(one runtime per process)\n",
+            own, scan.other);
+    return true;
+}
+#else
+static bool rb_refuse_for_other_copy(void)
+{
+    return false; /* a private copy: other copies in the process are none of its business */
+}
+#endif
+
 /* --- Initialization ---------------------------------------------------------------------- */
 
 static uint64_t rb_fail_initialization(const char *what)
@@ -129,17 +159,7 @@ uint64_t rb_initialize(void)
         return expected == RH_RUNTIME_INITIALIZED ? __atomic_load_n(&rb_status.instance_id, __ATOMIC_ACQUIRE) : 0;
     }
 
-    rb_copy_scan scan = { &rb_status, "", false };
-    pal_for_each_other_copy(rb_self_address(), "InitializeRuntimeBase", "DotNetRuntimeDebugHeader", rb_check_copy,
-                            &scan);
-    if (scan.refuse) {
-        char own[4096];
-        if (pal_module_path(rb_self_address(), own, sizeof own) == 0)
-            snprintf(own, sizeof own, "%s", "(unknown path)");
-        fprintf(stderr,
-                "Runtime.Base: refusing to initialize %s: another copy is already loaded from %s "
-                "(one runtime per process)\n",
-                own, scan.other);
+    if (rb_refuse_for_other_copy()) {
         rb_set_state(RH_RUNTIME_REFUSED);
         return 0;
     }
