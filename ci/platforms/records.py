@@ -46,19 +46,20 @@ PLATFORMS: dict[str, Platform] = {
     p.rid: p
     for p in (
         Platform(
-            rid="linux-x64", os="linux", arch="x64", toolchain=GnuElf("x86_64-linux-gnu"),
+            rid="linux-x64", os="linux", arch="x64", toolchain=GnuElf("x86_64-linux-gnu", hint="Debian: apt install gcc binutils libc6-dev"),
             runner="ubuntu-24.04", emulators={"linux-arm64": "qemu-user"},
             lib_dirs=(Path("/lib/x86_64-linux-gnu"), Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/x86_64-linux-gnu/lib")),
             sysroot=Path("/usr/x86_64-linux-gnu"),
         ),
         Platform(
-            rid="linux-arm64", os="linux", arch="arm64", toolchain=GnuElf("aarch64-linux-gnu"),
+            rid="linux-arm64", os="linux", arch="arm64", toolchain=GnuElf("aarch64-linux-gnu", hint="Debian: apt install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"),
             runner="ubuntu-24.04-arm", emulators={"linux-x64": "qemu-user"},
             lib_dirs=(Path("/lib/aarch64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"), Path("/usr/aarch64-linux-gnu/lib")),
             sysroot=Path("/usr/aarch64-linux-gnu"),
         ),
         Platform(
-            rid="win-x64", os="win", arch="x64", toolchain=MinGW("x86_64-w64-mingw32"),
+            rid="win-x64", os="win", arch="x64", toolchain=MinGW("x86_64-w64-mingw32", hint="Debian: apt install gcc-mingw-w64-x86-64; Windows: "
+                                                                 "put MinGW's bin (C:\\mingw64\\bin) on PATH"),
             runner="windows-2025", emulators={"linux-x64": "wine"},
         ),
         Platform(
