@@ -21,7 +21,7 @@ from ci.core.console import progress
 from ci.platforms.runners import cache_dir
 from ci.core.proc import run_tool
 
-TARGETS = ("reference", "fork")  # of containers/linux/Dockerfile
+TARGETS = ("reference", "windows-cross", "fork")  # of containers/linux/Dockerfile
 SUITE = "bookworm"  # the host's Debian release: same gcc and binutils, so the same bytes
 MIRROR = "http://deb.debian.org/debian"
 DEBIAN_ARCH = {"x64": "amd64", "arm64": "arm64"}
