@@ -52,6 +52,12 @@ def called(job: dict) -> str | None:
 # --- hygiene, every workflow ------------------------------------------------------------------
 
 
+def may_release(workflow: dict) -> bool:
+    """Runs on a tag push, or can be called by a workflow that does (release.yml calls ci.yml)."""
+    on = workflow["on"] if isinstance(workflow["on"], dict) else {event: None for event in [workflow["on"]]}
+    return "workflow_call" in on or "tags" in (on.get("push") or {})
+
+
 def hygiene(workflow: dict) -> list[str]:
     problems = []
     for name, job in workflow["jobs"].items():
@@ -68,7 +74,8 @@ def hygiene(workflow: dict) -> list[str]:
                 problems.append(f"{name}: cache key {key!r} lacks the OS or the inputs' hash")
             if "~" in step.get("with", {}).get("path", ""):
                 problems.append(f"{name}: cache path under ~ differs per OS")
-            if "tag" not in (step.get("if") or "") and "RESTORE_CACHES" not in (step.get("if") or ""):
+            gate = step.get("if") or ""
+            if may_release(workflow) and "tag" not in gate and "RESTORE_CACHES" not in gate:
                 problems.append(f"{name}: cache restored in tag (release) runs too")
     return problems
 
