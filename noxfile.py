@@ -79,3 +79,9 @@ def container(session: nox.Session) -> None:
 def crosscheck(session: nox.Session) -> None:
     """Package here and in the container and compare the bytes (`-- --platform linux-x64|linux-arm64|all`)."""
     _ci(session, "crosscheck", *session.posargs)
+
+
+@nox.session
+def toolchains(session: nox.Session) -> None:
+    """Which compiler, binutils and headers each platform finds on this host, and how (`-- --platform RID|all`)."""
+    _ci(session, "toolchains", *session.posargs)

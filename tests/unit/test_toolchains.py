@@ -3,15 +3,19 @@ scripts that answer as its tools do), a Debian one (faked), and this machine (fo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from ci.core import schemas
 from ci.platforms import PLATFORMS
 from ci.platforms.hosttools import ToolMissing, dumpmachine
 from ci.platforms.toolchains import ClangCoff, GnuElf, MinGW, locate
+from tests.conftest import REPO
 
 MINGW = MinGW("x86_64-w64-mingw32")
 
@@ -166,3 +170,26 @@ def test_every_toolchain_is_found_on_this_machine_and_compiles(rid, tmp_path):
     subprocess.run([*platform.toolchain.cc, "-c", str(source), "-o", str(tmp_path / "probe.o")], check=True)
     if isinstance(platform.toolchain, GnuElf | MinGW):
         assert dumpmachine(tools["compiler"]) == platform.toolchain.triplet
+
+
+def run_cli(*args: str, path: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ci", "toolchains", *args], cwd=REPO, env={**os.environ, "PATH": path},
+                          capture_output=True, text=True)
+
+
+def test_the_toolchains_command_reports_a_windows_runners_mingw_as_json(tmp_path):
+    bin_dir = windows_mingw(tmp_path)
+    done = run_cli("--platform", "win-x64", "--json", path=str(bin_dir))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    schemas.validate("toolchains", report, "stdout")
+    (entry,) = report["platforms"]
+    assert entry["ok"] and [t["path"] for t in entry["tools"]] == [
+        str(bin_dir / "gcc"), str(bin_dir / "objcopy"), str(tmp_path / "mingw64" / "x86_64-w64-mingw32" / "include")]
+
+
+def test_the_toolchains_command_fails_naming_what_is_missing(tmp_path):
+    done = run_cli("--platform", "win-arm64", "--platform", "win-x64", path=str(tmp_path))
+    assert done.returncode == 1
+    assert "aarch64-w64-mingw32 toolchain: no clang found" in " ".join(done.stdout.split())
+    assert "x86_64-w64-mingw32 toolchain: no compiler found" in " ".join(done.stdout.split())
