@@ -43,7 +43,8 @@ Candidate = tuple[str, "str | None"]
 
 def on_path(name: str, search: str | None) -> Candidate:
     """`name` on PATH (`search`, default the environment's); on Windows PATHEXT adds `.exe`."""
-    return f"{name} on PATH", shutil.which(name, path=search)
+    found = shutil.which(name, path=search)
+    return f"{name} on PATH", found and os.path.abspath(found)  # a relative PATH entry must not follow a cwd
 
 
 def beside(tool: str, name: str) -> Candidate:
@@ -52,10 +53,10 @@ def beside(tool: str, name: str) -> Candidate:
     return f"{name} beside {tool}", shutil.which(name, path=str(directory))
 
 
-def ask(argv: Sequence[str], stdin: str = "") -> tuple[str, str] | None:
-    """A tool's (stdout, stderr), or None when it cannot run or fails."""
+def ask(argv: Sequence[str]) -> tuple[str, str] | None:
+    """A tool's (stdout, stderr) for an empty stdin, or None when it cannot run or fails."""
     try:
-        done = subprocess.run(list(argv), input=stdin, capture_output=True, text=True, timeout=ASK_TIMEOUT,
+        done = subprocess.run(list(argv), input="", capture_output=True, text=True, timeout=ASK_TIMEOUT,
                               check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -120,7 +121,6 @@ def include_dirs(cc: Sequence[str]) -> list[Path]:
         end = lines.index("End of search list.", start)
     except ValueError:
         return []
-    # macOS-style "(framework directory)" suffixes never occur for these targets; paths are as printed.
     return [Path(os.path.normpath(line.strip())) for line in lines[start:end]]
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from ci.core import schemas
 from ci.platforms import PLATFORMS
-from ci.platforms.hosttools import ToolMissing, dumpmachine
+from ci.platforms.hosttools import ToolMissing, dumpmachine, same_target
 from ci.platforms.toolchains import ClangCoff, GnuElf, MinGW, locate
 from tests.conftest import REPO
 
@@ -193,3 +193,15 @@ def test_the_toolchains_command_fails_naming_what_is_missing(tmp_path):
     assert done.returncode == 1
     assert "aarch64-w64-mingw32 toolchain: no clang found" in " ".join(done.stdout.split())
     assert "x86_64-w64-mingw32 toolchain: no compiler found" in " ".join(done.stdout.split())
+
+
+@pytest.mark.parametrize("machine, triplet, same", [
+    ("x86_64-linux-gnu", "x86_64-linux-gnu", True),
+    ("x86_64-redhat-linux", "x86_64-linux-gnu", True),  # a vendor field does not matter
+    ("x86_64-w64-mingw32", "x86_64-linux-gnu", False),
+    ("x86_64-linux-gnu", "x86_64-w64-mingw32", False),
+    ("aarch64-linux-gnu", "x86_64-linux-gnu", False),
+    (None, "x86_64-linux-gnu", False),  # -dumpmachine failed
+])
+def test_a_compiler_is_taken_only_for_its_own_cpu_and_os(machine, triplet, same):
+    assert same_target(machine, triplet) is same
