@@ -32,7 +32,6 @@ from ci.platforms.hosttools import (Found, beside, first, header_dir, on_path, o
 class Tools:
     """What a toolchain found on this host, by role."""
 
-    owner: str
     found: tuple[Found, ...]
 
     def __getitem__(self, role: str) -> str:
@@ -91,7 +90,7 @@ class _Gcc:
                                            beside(cc.path, "objcopy"), on_path("objcopy", search)), hint,
                         accept=writes(fmt))
         headers = first(owner, "headers", (header_dir([cc.path], self.header),), hint)
-        return Tools(owner, (cc, objcopy, headers))
+        return Tools((cc, objcopy, headers))
 
     @property
     def cc(self) -> tuple[str, ...]:
@@ -211,7 +210,7 @@ class ClangCoff(_Windows):
         headers = first(owner, "headers", (header_dir([clang.path, f"--target={self.target}"], "windows.h"),
                                            *(header_dir([path], "windows.h") if path else (how, None)
                                              for how, path in gccs)), self.hint)
-        return Tools(owner, (clang, builtin, *llvm, headers))
+        return Tools((clang, builtin, *llvm, headers))
 
     @property
     def cc(self) -> tuple[str, ...]:
