@@ -78,9 +78,10 @@ PLATFORMS: dict[str, Platform] = {
         Platform(
             rid="win-arm64", os="win", arch="arm64", toolchain=ClangCoff(),
             # Cross-built in the linux-x64 container: the windows-11-arm image's MinGW (and so the
-            # mingw-w64 headers) is not certain (runner-images Windows11-Arm64-Readme vs the partner
-            # image, which omitted MSYS2); only its test leg runs there, linking the apps with the
-            # runner's LLVM.
+            # mingw-w64 headers) is not certain (runner-images Windows11-Arm64-Readme.md @ 0303dd0
+            # lists gcc 14.2; partner-runner-images arm-windows-11-image.md @ 80ebe9f omitted MSYS2),
+            # nor its Visual C++ (pyjoulescope_ui#303). Only its test leg runs there, linking the
+            # apps with the runner's LLVM (C:\Program Files\LLVM\bin, Install-LLVM.ps1 @ 3390d85).
             runner="windows-11-arm", build_container="linux-x64", build_target="windows-cross",
         ),
     )
