@@ -70,8 +70,9 @@ PLATFORMS: dict[str, Platform] = {
             sysroot=Path("/usr/aarch64-linux-gnu"), build_container="linux-arm64",
         ),
         Platform(
-            rid="win-x64", os="win", arch="x64", toolchain=MinGW("x86_64-w64-mingw32", hint="Debian: apt install gcc-mingw-w64-x86-64; Windows: "
-                                                                 "put MinGW's bin (C:\\mingw64\\bin) on PATH"),
+            rid="win-x64", os="win", arch="x64",
+            toolchain=MinGW("x86_64-w64-mingw32", hint="Debian: apt install gcc-mingw-w64-x86-64; "
+                                                       "Windows: put MinGW's bin (C:\\mingw64\\bin) on PATH"),
             # Built and tested on windows-2025 with the image's MinGW (C:\mingw64\bin, unprefixed).
             runner="windows-2025", emulators={"linux-x64": "wine"},
         ),
