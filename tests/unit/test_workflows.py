@@ -147,6 +147,8 @@ def ci_legs(ci: dict, platform: dict) -> dict[str, dict[str, str]]:
     """rid -> {job of platform.yml: its runner}, as GitHub expands ci.yml's matrix into platform.yml."""
     (call,) = [job for job in ci["jobs"].values() if called(job) == PLATFORM.name]
     assert call["strategy"]["matrix"] == "${{ fromJSON(needs.matrix.outputs.matrix) }}"
+    declared = platform["on"]["workflow_call"]["inputs"]
+    assert set(call["with"]) == {name for name, spec in declared.items() if spec["required"]} == set(declared)
     legs = {}
     for entry in matrix()["include"]:
         inputs = {k: re.sub(r"\$\{\{ matrix\.(\w+) \}\}", lambda m: str(entry[m.group(1)]), v)
