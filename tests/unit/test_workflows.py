@@ -54,7 +54,8 @@ def called(job: dict) -> str | None:
 
 def may_release(workflow: dict) -> bool:
     """Runs on a tag push, or can be called by a workflow that does (release.yml calls ci.yml)."""
-    on = workflow["on"] if isinstance(workflow["on"], dict) else {event: None for event in [workflow["on"]]}
+    on = workflow["on"]  # `on: push`, `on: [push, pull_request]` or a mapping
+    on = on if isinstance(on, dict) else dict.fromkeys([on] if isinstance(on, str) else on)
     return "workflow_call" in on or "tags" in (on.get("push") or {})
 
 
@@ -78,6 +79,14 @@ def hygiene(workflow: dict) -> list[str]:
             if may_release(workflow) and "tag" not in gate and "RESTORE_CACHES" not in gate:
                 problems.append(f"{name}: cache restored in tag (release) runs too")
     return problems
+
+
+@pytest.mark.parametrize("on, releases", [
+    ("push", False), (["push", "pull_request"], False), ({"workflow_dispatch": None}, False),
+    ({"push": {"tags": ["v*"]}}, True), ({"workflow_call": None}, True),
+])
+def test_caches_must_skip_releases_only_where_a_release_can_run(on, releases):
+    assert may_release({"on": on}) is releases
 
 
 def test_there_are_workflows():
