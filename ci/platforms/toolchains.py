@@ -4,21 +4,48 @@ The stages say *what* to build; a toolchain says *how* for its object format: EL
 version script and objcopy-split symbols (gcc), PE with a .def file and an import library,
 symbols split by objcopy (mingw gcc) or written as a PDB (clang + lld-link, win-arm64, whose
 C runtime support comes from reference/winrt because Debian has no arm64 mingw CRT).
+
+Each toolchain finds its programs and headers on the host it runs on (`ci.platforms.hosttools`),
+once per PATH: Debian's prefixed cross tools, a Windows runner's unprefixed MinGW, the LLVM
+beside the clang on PATH.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ci.core import cache
 from ci.runtime import exports
 from ci.core.resources import source_tree
 from ci.core.proc import run_tool, tool_version
+from ci.platforms.hosttools import (Found, beside, first, header_dir, on_path, own_program, resource_headers,
+                                   targets, writes)
 
+
+@dataclass(frozen=True)
+class Tools:
+    """What a toolchain found on this host, by role."""
+
+    found: tuple[Found, ...]
+
+    def __getitem__(self, role: str) -> str:
+        return next(f.path for f in self.found if f.role == role)
+
+
+@functools.lru_cache(maxsize=None)
+def _locate(toolchain: GnuElf | MinGW | ClangCoff, search: str) -> Tools:
+    return toolchain.find_tools(search)
+
+
+def locate(toolchain: GnuElf | MinGW | ClangCoff, search: str | None = None) -> Tools:
+    """The toolchain's tools on PATH `search` (default: this process's PATH), found once per PATH."""
+    return _locate(toolchain, os.environ.get("PATH", os.defpath) if search is None else search)
 
 
 @dataclass(frozen=True)
@@ -40,17 +67,38 @@ def split_symbols(objcopy: str, library: Path, epoch: int) -> Path:
 
 @dataclass(frozen=True)
 class _Gcc:
-    """A gcc and its binutils named by target triplet (Debian names its native gcc that way too)."""
+    """A gcc for a target triplet and the GNU objcopy that writes its object format.
+
+    Found as `<triplet>-gcc` (Debian names even its native gcc that way) or unprefixed `gcc`
+    (a Windows runner's MinGW), taken only if `-dumpmachine` names the triplet's CPU and OS;
+    objcopy is gcc's own (`-print-prog-name`), else prefixed or unprefixed on PATH, taken only
+    if it lists the object format among its targets.
+    """
 
     triplet: str
+    hint: str = ""  # how to install it, said when it is missing
+    header: ClassVar[str]  # a header every C program of the target's C library has
+    bfd: ClassVar[dict[str, str]]  # CPU -> objcopy's name of the object format
+
+    def find_tools(self, search: str) -> Tools:
+        owner = f"{self.triplet} toolchain"
+        hint = self.hint or f"install {self.triplet}-gcc and its binutils"
+        cc = first(owner, "compiler", (on_path(f"{self.triplet}-gcc", search), on_path("gcc", search)), hint,
+                   accept=targets(self.triplet))
+        fmt = self.bfd[self.triplet.split("-")[0]]
+        objcopy = first(owner, "objcopy", (own_program(cc.path, "objcopy"), on_path(f"{self.triplet}-objcopy", search),
+                                           beside(cc.path, "objcopy"), on_path("objcopy", search)), hint,
+                        accept=writes(fmt))
+        headers = first(owner, "headers", (header_dir([cc.path], self.header),), hint)
+        return Tools((cc, objcopy, headers))
 
     @property
     def cc(self) -> tuple[str, ...]:
-        return (f"{self.triplet}-gcc",)
+        return (locate(self)["compiler"],)
 
     @property
     def objcopy(self) -> str:
-        return f"{self.triplet}-objcopy"
+        return locate(self)["objcopy"]
 
     def identity(self) -> list[str]:
         return [tool_version(self.cc[0]), tool_version(self.objcopy)]
@@ -76,6 +124,8 @@ class GnuElf(_Gcc):
 
     library_name = "libRuntime.Base.so"
     exe_suffix = ""
+    header = "stdio.h"
+    bfd = {"x86_64": "elf64-x86-64", "aarch64": "elf64-littleaarch64"}
 
     def runtime_cflags(self) -> list[str]:
         return ["-fPIC", "-pthread"]
@@ -125,6 +175,9 @@ class _Windows:
 class MinGW(_Gcc, _Windows):
     """x86_64-w64-mingw32-gcc: a DLL that needs only system DLLs (no libgcc_s, no winpthread)."""
 
+    header = "windows.h"
+    bfd = {"x86_64": "pe-x86-64", "aarch64": "pe-aarch64-little"}
+
     def runtime_cflags(self) -> list[str]:
         return []
 
@@ -157,17 +210,35 @@ class ClangCoff(_Windows):
 
     target: str = "aarch64-w64-mingw32"
     machine: str = "arm64"
-    headers: Path = Path("/usr/share/mingw-w64/include")
+    hint: str = "install clang, lld and llvm (Debian) or LLVM (Windows), and a mingw-w64 gcc for the headers"
     runtime_dlls = ("kernel32", "ntdll", "bcrypt", "ucrtbase")
     app_dlls = ("kernel32", "ucrtbase")
+    #: Compilers whose #include search list may hold the mingw-w64 headers (they are the same for
+    #: every CPU): clang itself for the target (an llvm-mingw install), else any MinGW gcc.
+    header_sources = ("x86_64-w64-mingw32-gcc", "i686-w64-mingw32-gcc", "gcc")
+
+    def find_tools(self, search: str) -> Tools:
+        owner = f"{self.target} toolchain"
+        clang = first(owner, "clang", (on_path("clang", search),), self.hint)
+        builtin = first(owner, "builtin headers", (resource_headers(clang.path),), self.hint)
+        # lld and the llvm tools of the same LLVM as clang, else any on PATH.
+        llvm = [first(owner, name, (beside(clang.path, name), on_path(name, search)), self.hint)
+                for name in ("lld-link", "llvm-lib", "llvm-dlltool")]
+        gccs = (on_path(name, search) for name in self.header_sources)
+        headers = first(owner, "headers", (header_dir([clang.path, f"--target={self.target}"], "windows.h"),
+                                           *(header_dir([path], "windows.h") if path else (how, None)
+                                             for how, path in gccs)), self.hint)
+        return Tools((clang, builtin, *llvm, headers))
 
     @property
     def cc(self) -> tuple[str, ...]:
-        return ("clang", f"--target={self.target}", "-nostdlibinc", "-isystem", str(self.headers),
-                "-D_UCRT", "-D__USE_MINGW_ANSI_STDIO=0")
+        tools = locate(self)
+        return (tools["clang"], f"--target={self.target}", "-nostdlibinc", "-isystem", tools["headers"], "-D_UCRT",
+                "-D__USE_MINGW_ANSI_STDIO=0")
 
     def identity(self) -> list[str]:
-        return [tool_version("clang"), tool_version("lld-link")]
+        tools = locate(self)
+        return [tool_version(tools["clang"]), tool_version(tools["lld-link"])]
 
     def runtime_cflags(self) -> list[str]:
         return ["-gcodeview"]
@@ -194,15 +265,15 @@ class ClangCoff(_Windows):
         for c_file in sorted(p for p in sources.values() if p.suffix == ".c"):
             run_tool([*cflags, "-c", c_file.name, "-o", tmp / f"{c_file.stem}.obj"], cwd=source_dir)
             objects.append(f"{c_file.stem}.obj")
-        run_tool(["llvm-lib", "/out:winrt.lib", *objects], cwd=tmp)
+        run_tool([locate(self)["llvm-lib"], "/out:winrt.lib", *objects], cwd=tmp)
         for dll in self.runtime_dlls:
-            run_tool(["llvm-dlltool", "-m", self.machine, "-d", sources[f"{dll}.def"], "-l", tmp / f"{dll}.lib"])
+            run_tool([locate(self)["llvm-dlltool"], "-m", self.machine, "-d", sources[f"{dll}.def"], "-l", tmp / f"{dll}.lib"])
         tmp.replace(out)
         return out
 
     def _lld_link(self, args: list[str | Path], output: Path, cwd: Path) -> None:
         # Run from the output's directory with relative names: lld-link records its command line.
-        run_tool(["lld-link", f"/out:{output.name}", f"/machine:{self.machine}", "/nodefaultlib", "/debug",
+        run_tool([locate(self)["lld-link"], f"/out:{output.name}", f"/machine:{self.machine}", "/nodefaultlib", "/debug",
                   f"/pdb:{output.stem}.pdb", "/pdbaltpath:%_PDB%", "/pdbsourcepath:.", "/Brepro", *args], cwd=cwd)
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, listed: tuple[exports.Export, ...], epoch: int) -> Linked:

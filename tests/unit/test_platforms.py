@@ -8,6 +8,8 @@ from ci.platforms import records
 from ci.core.errors import CiError
 from ci.platforms import PLATFORMS, get_platform, select
 from ci.platforms.runners import Runner
+from ci.containers.images import TARGETS
+from tests.conftest import REPO
 
 
 def test_one_list_of_platforms():
@@ -40,3 +42,21 @@ def test_wine_paths_map_back_to_the_host():
     assert runner.host_path("C:\\windows\\system32\\kernel32.dll") == "C:\\windows\\system32\\kernel32.dll"
     runner.mode = "native"
     assert runner.host_path("Z:\\x") == "Z:\\x"
+
+
+def test_every_platform_is_built_where_it_can_be_and_tested_on_its_native_runner():
+    where = {rid: (p.build_runner, p.build_container, p.test_runner) for rid, p in PLATFORMS.items()}
+    assert where == {
+        "linux-x64": ("ubuntu-24.04", "linux-x64", "ubuntu-24.04"),
+        "linux-arm64": ("ubuntu-24.04-arm", "linux-arm64", "ubuntu-24.04-arm"),
+        "win-x64": ("windows-2025", None, "windows-2025"),  # the runner's MinGW, unprefixed
+        "win-arm64": ("ubuntu-24.04", "linux-x64", "windows-11-arm"),  # cross-built, tested natively
+    }
+
+
+def test_a_build_container_is_a_linux_image_with_its_dockerfile_target():
+    dockerfile = (REPO / "containers" / "linux" / "Dockerfile").read_text()
+    for p in PLATFORMS.values():
+        if p.build_container:
+            assert get_platform(p.build_container).os == "linux", p.rid
+            assert p.build_target in TARGETS and f" AS {p.build_target}\n" in dockerfile, p.rid
