@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from ci.core import cache
-from ci.runtime import exports
 from ci.core.resources import source_tree
 from ci.core.proc import run_tool, tool_version
 from ci.platforms.hosttools import (Found, beside, first, header_dir, on_path, own_program, resource_headers,
@@ -123,6 +122,7 @@ class GnuElf(_Gcc):
     """gcc for a Linux triplet: ELF with a GNU version script."""
 
     library_name = "libRuntime.Base.so"
+    exports_format = "version-script"  # how the runtime's exports reach the linker
     exe_suffix = ""
     header = "stdio.h"
     bfd = {"x86_64": "elf64-x86-64", "aarch64": "elf64-littleaarch64"}
@@ -133,9 +133,7 @@ class GnuElf(_Gcc):
     def plugin_name(self, name: str) -> str:
         return f"lib{name}.so"
 
-    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, listed: tuple[exports.Export, ...], epoch: int) -> Linked:
-        script = objects[0].parent / "exports.map"
-        script.write_text(exports.version_script(listed))
+    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, script: Path, epoch: int) -> Linked:
         library = lib_dir / self.library_name
         run_tool([
             *self.cc, "-shared", "-o", library, *objects, "-pthread",
@@ -156,20 +154,15 @@ class GnuElf(_Gcc):
 
 
 class _Windows:
-    """What both PE toolchains share: names, and the .def the runtime exports through."""
+    """What both PE toolchains share: names, and exports through a .def file."""
 
     library_name = "Runtime.Base.dll"
     import_library = "Runtime.Base.lib"
+    exports_format = "def"
     exe_suffix = ".exe"
 
     def plugin_name(self, name: str) -> str:
         return f"{name}.dll"
-
-    def _def_file(self, objects: Sequence[Path], listed: tuple[exports.Export, ...]) -> Path:
-        path = objects[0].parent / "Runtime.Base.def"
-        path.write_text(exports.def_file(listed, self.library_name))
-        return path
-
 
 @dataclass(frozen=True)
 class MinGW(_Gcc, _Windows):
@@ -181,11 +174,11 @@ class MinGW(_Gcc, _Windows):
     def runtime_cflags(self) -> list[str]:
         return []
 
-    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, listed: tuple[exports.Export, ...], epoch: int) -> Linked:
+    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int) -> Linked:
         library = lib_dir / self.library_name
         implib = lib_dir / self.import_library
         run_tool([
-            *self.cc, "-shared", "-o", library, *objects, self._def_file(objects, listed),
+            *self.cc, "-shared", "-o", library, *objects, def_file,
             f"-Wl,--out-implib,{implib}", "-Wl,--build-id",
             # Page-aligned sections let the loader (and wine) map the file instead of copying it.
             "-Wl,--file-alignment,0x1000", "-Wl,--section-alignment,0x1000",
@@ -276,11 +269,11 @@ class ClangCoff(_Windows):
         run_tool([locate(self)["lld-link"], f"/out:{output.name}", f"/machine:{self.machine}", "/nodefaultlib", "/debug",
                   f"/pdb:{output.stem}.pdb", "/pdbaltpath:%_PDB%", "/pdbsourcepath:.", "/Brepro", *args], cwd=cwd)
 
-    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, listed: tuple[exports.Export, ...], epoch: int) -> Linked:
+    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int) -> Linked:
         obj_dir, support = objects[0].parent, self.support()
         for lib in ("winrt", *self.runtime_dlls):  # beside the objects: every input by a relative name
             shutil.copyfile(support / f"{lib}.lib", obj_dir / f"{lib}.lib")
-        inputs = [self._def_file(objects, listed), *objects, *(obj_dir / f"{lib}.lib" for lib in ("winrt", *self.runtime_dlls))]
+        inputs = [def_file, *objects, *(obj_dir / f"{lib}.lib" for lib in ("winrt", *self.runtime_dlls))]
         relative = [os.path.relpath(p, lib_dir) for p in inputs]
         library = lib_dir / self.library_name
         self._lld_link(["/dll", f"/def:{relative[0]}", f"/implib:{self.import_library}", "/entry:_DllMainCRTStartup",

@@ -56,6 +56,16 @@ def def_file(exports: tuple[Export, ...], library: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_exports_file(exports: tuple[Export, ...], fmt: str, library: str, directory: Path) -> Path:
+    """The export list in the form a toolchain's linker takes (`Toolchain.exports_format`)."""
+    writers = {"version-script": ("exports.map", lambda: version_script(exports)),
+               "def": ("Runtime.Base.def", lambda: def_file(exports, library))}
+    name, render = writers[fmt]
+    path = directory / name
+    path.write_text(render())
+    return path
+
+
 def ilc_export_args(exports: tuple[Export, ...], os_name: str) -> list[str]:
     """ILC's --export-dynamic-symbol arguments; ',DATA' only where the .def knows it (Windows)."""
     return [f"--export-dynamic-symbol:{e.name}{',DATA' if e.data and os_name == 'win' else ''}" for e in exports]

@@ -92,7 +92,9 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
         objects.append(obj)
     listed = exports.read_exports()
     epoch = source_date_epoch(source.date_epoch, str(source_dir))
-    linked = platform.toolchain.link_runtime(objects, out / "lib", listed, epoch)
+    toolchain = platform.toolchain
+    exports_file = exports.write_exports_file(listed, toolchain.exports_format, toolchain.library_name, out / "obj")
+    linked = toolchain.link_runtime(objects, out / "lib", exports_file, epoch)
     exports.check_library(linked.library, listed)
 
     include = []

@@ -81,7 +81,7 @@ def test_windows_legs_build_then_package_with_every_check_through_nox(flow):
 def test_the_cache_comes_before_the_build_and_is_keyed_by_the_build_cache_key(flow):
     job = flow["jobs"]["windows"]
     cache = job["steps"][index_of(job, "actions/cache@")]
-    assert cache["with"]["key"] == "${{ steps.fork-cache.outputs.key }}"
+    assert cache["with"]["key"] == "fork-${{ runner.os }}-${{ steps.fork-cache.outputs.key }}"
     assert cache["with"]["path"] == "${{ steps.fork-cache.outputs.paths }}"
     assert index_of(job, "python -m ci fork-cache") < index_of(job, "actions/cache@") < index_of(job, "nox -s build")
 
