@@ -21,7 +21,7 @@ def commands() -> dict[str, argparse.ArgumentParser]:
 def readme_invocations() -> list[list[str]]:
     found = []
     for line in README.read_text().splitlines():
-        match = re.search(r"python -m ci ([a-z-]+.*)", line)
+        match = re.search(r"python -m ci ([a-z][a-z-]*.*)", line)
         if match:
             words = shlex.split(match[1].split("#", 1)[0].split("`", 1)[0], posix=True)
             found.append(words)
