@@ -2,7 +2,7 @@
 
 For each app: it needs Runtime.Base by name, every symbol it imports from it is exported, it
 imports no runtime-owned symbol from anywhere else, it defines none itself (a private copy), and
-its architecture matches.
+its architecture matches, and it needs no more of its target than the platform's floor.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ci.binaries.model import UNKNOWN_LIBRARY
 from ci.binaries.resolve import find_needed
 from ci.core.errors import InputError
 from ci.platforms import for_binary
+from ci.redist import floors
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ def check_app(runtime: Binary, app: Binary) -> list[Violation]:
                 if symbol.name in exported:
                     found.append(Violation(where, symbol.name, f"runtime symbol imported from {library}, not from {runtime_name}"))
     found += _check_unattributed(runtime_name, exported, app)
+    platform = for_binary(runtime.format, runtime.arch)  # the target: the app's own arch may be wrong
+    found += [Violation(where, None, problem)
+              for problem in floors.problems(platform, floors.needs([app]), own=[runtime_name])]
     for name in sorted(app.runtime_symbols(exported)):
         found.append(Violation(where, name, "defined by the app itself: a private copy of the runtime is embedded"))
     return found

@@ -14,6 +14,15 @@ RunMode = Literal["native", "qemu-user", "wine", "none"]
 
 
 @dataclass(frozen=True)
+class Floor:
+    """The oldest target a platform's binaries may need: the highest glibc symbol version (Linux),
+    the DLLs they may import (Windows; the runtime's own DLL is always allowed to apps)."""
+
+    glibc: str | None = None
+    dlls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Platform:
     rid: str
     os: Literal["linux", "win"]
@@ -23,6 +32,7 @@ class Platform:
     emulators: dict[str, RunMode] = field(default_factory=dict)  # host rid -> how it runs there
     lib_dirs: tuple[Path, ...] = ()  # where the target's loader finds system libraries on a host
     sysroot: Path | None = None  # the target's root for an emulator (qemu -L)
+    floor: Floor = Floor()
 
     @property
     def archive_suffix(self) -> str:
@@ -42,6 +52,10 @@ class Platform:
         return "native" if host == self.rid else self.emulators.get(host, "none")
 
 
+#: System DLLs every supported Windows has (10 1809 and later, Server 2019 and later): the loader
+#: finds these in System32, so nothing beyond them and Runtime.Base may be imported.
+_WINDOWS_DLLS = ("kernel32.dll", "ntdll.dll", "bcrypt.dll", "msvcrt.dll", "ucrtbase.dll")
+
 PLATFORMS: dict[str, Platform] = {
     p.rid: p
     for p in (
@@ -50,20 +64,24 @@ PLATFORMS: dict[str, Platform] = {
             runner="ubuntu-24.04", emulators={"linux-arm64": "qemu-user"},
             lib_dirs=(Path("/lib/x86_64-linux-gnu"), Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/x86_64-linux-gnu/lib")),
             sysroot=Path("/usr/x86_64-linux-gnu"),
+            floor=Floor(glibc="2.36"),  # Debian 12 (bookworm), the build image: never newer than it
         ),
         Platform(
             rid="linux-arm64", os="linux", arch="arm64", toolchain=GnuElf("aarch64-linux-gnu"),
             runner="ubuntu-24.04-arm", emulators={"linux-x64": "qemu-user"},
             lib_dirs=(Path("/lib/aarch64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"), Path("/usr/aarch64-linux-gnu/lib")),
             sysroot=Path("/usr/aarch64-linux-gnu"),
+            floor=Floor(glibc="2.36"),
         ),
         Platform(
             rid="win-x64", os="win", arch="x64", toolchain=MinGW("x86_64-w64-mingw32"),
             runner="windows-2025", emulators={"linux-x64": "wine"},
+            floor=Floor(dlls=_WINDOWS_DLLS),
         ),
         Platform(
             rid="win-arm64", os="win", arch="arm64", toolchain=ClangCoff(),
             runner="windows-11-arm",
+            floor=Floor(dlls=_WINDOWS_DLLS),
         ),
     )
 }

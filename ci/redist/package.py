@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ci.redist import archive
+from ci.redist import archive, floors
 from ci.core import cache
 from ci.core import schemas
-from ci.binaries import read_binary
+from ci.binaries import Binary, read_binary
 from ci.redist.checksums import SUMS, read_sums, write_sums
 from ci.redist.epoch import source_date_epoch as epoch_or_default
-from ci.core.errors import InputError
+from ci.core.errors import CiError, InputError
 from ci.core.resources import data_file
 from ci.platforms import Platform, get_platform
 from ci.runtime.output import BUILD_INFO, BuildOutput
+from ci.runtime.versioning import Version
 
 LAYOUT = data_file("layout.json")
 MANIFEST = "manifest.json"
@@ -60,13 +62,26 @@ def _file_records(entries: dict[str, Path]) -> list[dict]:
     return [
         {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
          "sha256": archive.sha256_file(path)}
-        for name, path in sorted(entries.items())
+        for name, path in sorted(entries.items()) if not path.is_symlink()
     ]
 
 
+def _entries(files: dict[str, Path]) -> dict[str, archive.Entry]:
+    """Archive entries: a symlink in the build output (the ELF dev link) stays a link."""
+    return {name: archive.Symlink(os.readlink(path)) if path.is_symlink() else path for name, path in files.items()}
+
+
+def _floor(binary: Binary, platform: Platform, library_name: str) -> dict:
+    """What the runtime needs of its target, refused when beyond the platform's declared floor."""
+    needed = floors.needs([binary])
+    if problems := floors.problems(platform, needed):
+        raise CiError(f"{library_name}: {'; '.join(problems)}")
+    return {**needed, "declared": floors.declared(platform)}
+
+
 def abi_hash(exports: list[dict]) -> str:
-    """Changes exactly when an export is added, removed or changes kind."""
-    lines = sorted(f"{e['name']} {e['kind']}" for e in exports)
+    """Changes exactly when an export is added, removed, changes kind or symbol version."""
+    lines = sorted(f"{e['name']} {e['kind']} {e.get('version') or ''}".rstrip() for e in exports)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
@@ -75,7 +90,8 @@ def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path]
     layout = _layout(platform)
     library_name = _place(layout, "library", build.library)
     binary = read_binary(files[library_name])
-    exports = [{"name": s.name, "kind": s.kind} for s in sorted(binary.exports, key=lambda s: s.name)]
+    exports = [{"name": s.name, "kind": s.kind, "version": s.version, "ordinal": s.ordinal}
+               for s in sorted(binary.exports, key=lambda s: s.name)]
     return {
         "schema_version": 1,
         "name": build.name,
@@ -88,6 +104,9 @@ def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path]
         "link": [_place(layout, "link", rel) for rel in build.link],
         "include": [_place(layout, "include", rel) for rel in build.include],
         "soname": binary.soname,
+        "major": Version.parse(build.version).major,
+        "links": [{"path": name, "target": os.readlink(path)} for name, path in sorted(files.items()) if path.is_symlink()],
+        "floor": _floor(binary, platform, library_name),
         "build_id": binary.build_id,
         "exports": exports,
         "abi_hash": abi_hash(exports),
@@ -124,7 +143,7 @@ def package(build_dir: Path, dist: Path) -> Package:
     try:
         schemas.dump("manifest", manifest, staging / MANIFEST)
         write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
-        write(result.archive, {**files, MANIFEST: staging / MANIFEST}, epoch)
+        write(result.archive, {**_entries(files), MANIFEST: staging / MANIFEST}, epoch)
         write(result.symbols, symbols, epoch)
         (staging / MANIFEST).replace(result.manifest)
     finally:

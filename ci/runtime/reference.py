@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ci.core import cache
-from ci.runtime import exports
+from ci.runtime import exports, versioning
 from ci.redist.epoch import source_date_epoch
 from ci.core.errors import CiError, InputError
 from ci.core.resources import source_tree
@@ -92,7 +92,10 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
         objects.append(obj)
     listed = exports.read_exports()
     epoch = source_date_epoch(source.date_epoch, str(source_dir))
-    linked = platform.toolchain.link_runtime(objects, out / "lib", listed, epoch)
+    parsed = versioning.Version.parse(version)
+    resource = out / "obj" / "version.rc"
+    resource.write_text(versioning.version_resource(parsed, "Runtime.Base.dll", "Runtime.Base, the shared NativeAOT runtime"))
+    linked = platform.toolchain.link_runtime(objects, out / "lib", listed, epoch, parsed.major, resource)
     exports.check_library(linked.library, listed)
 
     include = []
