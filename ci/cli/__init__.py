@@ -7,7 +7,7 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from ci.cli import containers, fork, release, stages
+from ci.cli import abi, containers, fork, release, stages
 from ci.core.errors import CiError
 
 PROG = "runtime-base-ci"
@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
         prog=PROG, description="CI matrix and reproducible packaging for Runtime.Base, the split NativeAOT runtime.")
     top.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (stages, fork, release, containers):
+    for group in (stages, fork, release, containers, abi):
         group.register(sub)
     return top
 
