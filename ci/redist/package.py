@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ci.redist import archive, floors
+from ci.redist import archive, floors, sbom
 from ci.core import cache
 from ci.core import schemas
 from ci.binaries import Binary, read_binary
@@ -24,6 +24,7 @@ from ci.runtime.versioning import Version
 LAYOUT = data_file("layout.json")
 MANIFEST = "manifest.json"
 ARCHIVE_SUFFIXES = (".tar.gz", ".zip")
+SUMMED_SUFFIXES = (*ARCHIVE_SUFFIXES, sbom.SUFFIX)  # what SHA256SUMS (and so provenance and publish) covers
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Package:
     symbols: Path
     manifest: Path  # a copy of the archive's manifest.json beside it in dist/
     rebuilt: bool
+    sbom: Path | None = None  # the CycloneDX SBOM beside it in dist/
 
 
 def archive_stem(version: str, rid: str) -> str:
@@ -125,15 +127,16 @@ def package(build_dir: Path, dist: Path) -> Package:
     epoch = source_date_epoch(build)
     stem = archive_stem(build.version, build.rid)
     suffix = platform.archive_suffix
-    result = Package(dist / f"{stem}{suffix}", dist / f"{stem}-symbols{suffix}", dist / f"{stem}.{MANIFEST}", True)
+    result = Package(dist / f"{stem}{suffix}", dist / f"{stem}-symbols{suffix}", dist / f"{stem}.{MANIFEST}", True,
+                     dist / f"{stem}{sbom.SUFFIX}")
 
     dist.mkdir(parents=True, exist_ok=True)
     stamp = dist / f".{stem}.inputs"
     inputs = {f: build_dir / f for f in (*build.files(), *build.debug, BUILD_INFO)}
     inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
     key = cache.digest(inputs, epoch)
-    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest]):
-        return Package(result.archive, result.symbols, result.manifest, rebuilt=False)
+    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest, result.sbom]):
+        return Package(result.archive, result.symbols, result.manifest, False, result.sbom)
 
     files, symbols = _placed(build, _layout(platform))
     manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name)
@@ -145,10 +148,12 @@ def package(build_dir: Path, dist: Path) -> Package:
         write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
         write(result.archive, {**_entries(files), MANIFEST: staging / MANIFEST}, epoch)
         write(result.symbols, symbols, epoch)
+        sbom.write_sbom(build, manifest, staging / result.sbom.name)
         (staging / MANIFEST).replace(result.manifest)
+        (staging / result.sbom.name).replace(result.sbom)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_sums(dist, sorted(p.name for p in dist.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)))
+    write_sums(dist, sorted(p.name for p in dist.iterdir() if p.name.endswith(SUMMED_SUFFIXES)))
     cache.mark_fresh(stamp, key)
     return result
 

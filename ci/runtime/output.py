@@ -49,6 +49,8 @@ class BuildOutput:
     include: tuple[str, ...] = ()
     debug: tuple[str, ...] = ()  # split debug symbols
     extra: tuple[str, ...] = field(default=())  # other redistributable files
+    toolchain: tuple[str, ...] = ()  # the compiler and tools that made it, one version line each (for the SBOM)
+    static_inputs: tuple[dict, ...] = ()  # what was linked in statically: {"name", "kind", "sha256"} (for the SBOM)
 
     def files(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.library, *self.link, *self.include, *self.extra)))

@@ -6,6 +6,7 @@ build-id, then symbols split with objcopy as upstream does.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import asdict
@@ -19,6 +20,7 @@ from ci.core.resources import source_tree
 from ci.core.fs import fresh_output_dir
 
 from ci.platforms import Platform
+from ci.platforms.toolchains import ClangCoff
 from ci.core.proc import run_tool
 from ci.runtime.output import BuildOutput, Source
 
@@ -70,6 +72,23 @@ def _cflags(platform: Platform, configuration: str, source_dir: Path, version: s
     ]
 
 
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _static_inputs(platform: Platform, source_dir: Path) -> tuple[dict, ...]:
+    """What the library is made of besides system DLLs/shared objects: our sources, compiled into it,
+    and the compiler's support library linked in statically (libgcc, or reference/winrt for lld-link)."""
+    sources = [{"name": p.relative_to(source_dir).as_posix(), "kind": "source", "sha256": _sha256(p)}
+               for p in sorted((*(source_dir / "src").iterdir(), *(source_dir / "include").iterdir())) if p.is_file()]
+    if isinstance(platform.toolchain, ClangCoff):
+        support = platform.toolchain.support() / "winrt.lib"
+    else:
+        support = Path(run_tool([*platform.toolchain.cc, "-print-libgcc-file-name"]).strip())
+    return (*sources, {"name": support.name, "kind": "library", "sha256": _sha256(support)})
+
+
 def build_reference_runtime(platform: Platform, out: Path, configuration: str, source_dir: Path | None = None) -> tuple[BuildOutput, bool]:
     """Build into `out`; returns the output and whether anything was rebuilt."""
     out = out.resolve()
@@ -112,6 +131,7 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
         root=out, name="Runtime.Base", version=version, rid=platform.rid, configuration=configuration,
         source=source, library=rel(linked.library), link=tuple(map(rel, linked.link)),
         include=tuple(include), debug=tuple(map(rel, linked.debug)),
+        toolchain=tuple(platform.toolchain.identity()), static_inputs=_static_inputs(platform, source_dir),
     )
     result.write()
     cache.mark_fresh(out / cache.STAMP, key)
