@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from ci.cli import main as cli_main
+from ci.redist.checksums import SUMS
 from ci.redist.unpack import unpack
+from ci.release.provenance import write_provenance
 from tests.conftest import REPO, assert_one_line_error, run_ci
+from tests.e2e.test_publish import clock, fake  # noqa: F401  (the local GitHub and its fake clock)
 
 RID = "linux-x64"
 EPOCH = {"SOURCE_DATE_EPOCH": "1767225600"}  # the copies are not git checkouts
@@ -159,3 +163,31 @@ def test_apps_built_against_n_fail_with_a_loader_message_against_an_incompatible
     assert done.returncode == 127
     assert ("error while loading shared libraries: libRuntime.Base.so.10: cannot open shared object file"
             in done.stderr), done.stderr
+
+
+def _publishable(release: dict[str, Path], dest: Path) -> Path:
+    dist = Path(shutil.copytree(release["dist"], dest, ignore=shutil.ignore_patterns(".*")))
+    write_provenance(dist, {})
+    return dist
+
+
+def test_publish_with_previous_release_refuses_a_break_and_lists_compatible_changes(releases, fake, tmp_path):
+    baseline = releases["baseline"]["dist"]
+    fake.seed("octo/runtime", "v10.0.0", {name: (baseline / name).read_bytes() for name in
+                                           (SUMS, releases["baseline"]["archive"].name)}, draft=False)
+    previous = "octo/runtime@v10.0.0"  # OLD as a GitHub release, fetched (no symbols: export-level only)
+
+    before = len(fake.writes())
+    code = cli_main(["publish", "--dist", str(_publishable(releases["removed"], tmp_path / "removed")),
+                     "--repo", "octo/runtime", "--tag", "v10.1.0", "--previous", previous])
+    assert code == 1 and len(fake.writes()) == before  # stopped before any write
+
+    code = cli_main(["publish", "--dist", str(_publishable(releases["added"], tmp_path / "added")),
+                     "--repo", "octo/runtime", "--tag", "v10.1.0", "--previous", previous, "--json"])
+    assert code == 0
+    (create,) = [r for r in fake.writes() if r.method == "POST" and r.path.endswith("/releases")]
+    notes = json.loads(create.body)["body"]
+    assert notes.startswith(f"## ABI changes since {previous}")
+    assert f"### {RID}: compatible (10.0.0-ref.1 -> 10.1.0-ref.1, libRuntime.Base.so.10)" in notes
+    assert "- added: `RhGetRuntimeMajorVersion`" in notes
+    assert "- types not compared: no split symbols (.dbg) for octo/runtime@v10.0.0" in notes
