@@ -6,6 +6,7 @@ one it is handling.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,12 @@ class Source:
     def of(cls, kind: str, path: Path) -> Source:
         """The source in `path`, as git describes it."""
         return cls(kind, **asdict(tree_state(path)))
+
+
+def static_input(path: Path, kind: str, name: str | None = None) -> dict:
+    """A `static_inputs` record: what went into the library ("source", "library" or "object") and its sha256."""
+    with path.open("rb") as f:
+        return {"name": name or path.name, "kind": kind, "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ build-id, then symbols split with objcopy as upstream does.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from dataclasses import asdict
@@ -22,7 +21,7 @@ from ci.core.fs import fresh_output_dir
 from ci.platforms import Platform
 from ci.platforms.toolchains import ClangCoff
 from ci.core.proc import run_tool
-from ci.runtime.output import BuildOutput, Source
+from ci.runtime.output import BuildOutput, Source, static_input
 
 
 CONFIGURATIONS = {
@@ -72,21 +71,16 @@ def _cflags(platform: Platform, configuration: str, source_dir: Path, version: s
     ]
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _static_inputs(platform: Platform, source_dir: Path) -> tuple[dict, ...]:
     """What the library is made of besides system DLLs/shared objects: our sources, compiled into it,
     and the compiler's support library linked in statically (libgcc, or reference/winrt for lld-link)."""
-    sources = [{"name": p.relative_to(source_dir).as_posix(), "kind": "source", "sha256": _sha256(p)}
+    sources = [static_input(p, "source", p.relative_to(source_dir).as_posix())
                for p in sorted((*(source_dir / "src").iterdir(), *(source_dir / "include").iterdir())) if p.is_file()]
     if isinstance(platform.toolchain, ClangCoff):
         support = platform.toolchain.support() / "winrt.lib"
     else:
         support = Path(run_tool([*platform.toolchain.cc, "-print-libgcc-file-name"]).strip())
-    return (*sources, {"name": support.name, "kind": "library", "sha256": _sha256(support)})
+    return (*sources, static_input(support, "library"))
 
 
 def build_reference_runtime(platform: Platform, out: Path, configuration: str, source_dir: Path | None = None) -> tuple[BuildOutput, bool]:

@@ -4,7 +4,7 @@ by the link plan, into the same BuildOutput the reference runtime produces."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ci.core import cache
@@ -15,7 +15,7 @@ from ci.runtime import exports
 from ci.runtime.fork import driver, linkplan
 from ci.runtime.fork.checkout import check_checkout, require_linux_split
 from ci.runtime.fork.layout import VERSIONS, ForkLayout, require
-from ci.runtime.output import BUILD_INFO, DEFAULT_LIBRARIES_CONFIGURATION, BuildOutput, Source
+from ci.runtime.output import BUILD_INFO, DEFAULT_LIBRARIES_CONFIGURATION, BuildOutput, Source, static_input
 
 @dataclass(frozen=True)
 class ForkOptions:
@@ -60,9 +60,16 @@ def to_build_output(out: Path, part: linkplan.Part, checkout: Path, platform: Pl
     def rel(role: str) -> str:
         return part.outputs[role].relative_to(out).as_posix()
 
-    return BuildOutput(root=out, name="Runtime.Base", version=version(checkout, source.commit), rid=platform.rid,
+    text = version(checkout, source.commit)
+    return BuildOutput(root=out, name="Runtime.Base", version=text, rid=platform.rid,
                        configuration=configuration, source=source, library=rel("library"), link=(rel("link"),),
-                       debug=(rel("debug"),))
+                       debug=(rel("debug"),), toolchain=(f"{part.inputs[0].path.name} (from the fork's build) {text}",))
+
+
+def _compiled_in(part: linkplan.Part) -> tuple[dict, ...]:
+    """After ILC (the first input): the IL it compiles and the AOT SDK libraries linked in (for the SBOM)."""
+    return tuple(static_input(p.path, "library" if p.path.suffix in (".a", ".lib") else "object")
+                 for p in part.inputs[1:])
 
 
 def build_runtime_base(checkout: Path, platform: Platform, out: Path, configuration: str,
@@ -89,7 +96,7 @@ def build_runtime_base(checkout: Path, platform: Platform, out: Path, configurat
     linkplan.run(part)
     check_ilc_exports(part.outputs["ilc_exports"])
     exports.check_library(part.outputs["library"], exports.read_exports())  # as for the reference runtime
-    result = to_build_output(out, part, checkout, platform, configuration)
+    result = replace(to_build_output(out, part, checkout, platform, configuration), static_inputs=_compiled_in(part))
     result.write()
     cache.mark_fresh(out / cache.STAMP, key)
     return result, True
