@@ -191,3 +191,17 @@ def test_publish_with_previous_release_refuses_a_break_and_lists_compatible_chan
     assert f"### {RID}: compatible (10.0.0-ref.1 -> 10.1.0-ref.1, libRuntime.Base.so.10)" in notes
     assert "- added: `RhGetRuntimeMajorVersion`" in notes
     assert "- types not compared: no split symbols (.dbg) for octo/runtime@v10.0.0" in notes
+
+
+def test_pe_ordinals_shift_when_an_export_is_added_and_names_keep_it_compatible(releases, tmp_path):
+    for name in ("baseline", "added"):  # build outputs as the two sides
+        done = run_ci("build", "--platform", "win-x64", "--out", tmp_path / name, cwd=releases[name]["checkout"], env=EPOCH)
+        assert done.returncode == 0, done.stdout + done.stderr
+    done = run_ci("abi", "--old", tmp_path / "baseline", "--new", tmp_path / "added", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (result,) = json.loads(done.stdout)["results"]
+    assert (result["rid"], result["verdict"], result["exports"]["added"]) == ("win-x64", "compatible",
+                                                                              ["RhGetRuntimeMajorVersion"])
+    shifted = result["exports"]["ordinal_changed"]
+    assert shifted and all(change["new"] == change["old"] + 1 for change in shifted)
+    assert result["types"]["compared"] is False and "PE" in result["types"]["reason"]
