@@ -2,8 +2,9 @@
 
 Archive names are relative POSIX paths ("lib/libRuntime.Base.so"). Writers store only the
 name, the contents, an executable bit and the given mtime, so the bytes do not depend on the
-machine, the umask, the time zone, the locale or the order the files were made. The extractor
-refuses anything that could land outside its destination, and never leaves half a tree behind.
+machine, the umask, the time zone, the locale or the order the files were made. The one link kind
+(tar only) points at a file beside it: the ELF dev link. The extractor refuses anything that could
+land outside its destination, and never leaves half a tree behind.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def _layout(dest: Path, entries: Mapping[str, Entry], mtime: int) -> list[tuple[
     if clash := sorted(dirs.intersection(entries)):
         raise InputError(dest, f"archive name {clash[0]!r} is both a file and a directory")
     for name, source in entries.items():
-        if isinstance(source, Symlink) and not isinstance(entries.get(_sibling(name, source.target)), Path):
+        if isinstance(source, Symlink) and (not _is_sibling_name(source.target) or
+                                            isinstance(entries.get(_sibling(name, source.target), source), Symlink)):
             raise InputError(dest, f"archive name {name!r}: links to {source.target!r}, which is no file beside it")
     layout = dict.fromkeys(dirs) | {name: source if isinstance(source, Symlink) else Path(source)
                                     for name, source in entries.items()}

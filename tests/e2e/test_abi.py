@@ -42,6 +42,9 @@ VARIANTS: dict[str, tuple[str, dict[str, list[tuple[str, str]]]]] = {
         HEADER: [("    uint64_t frozen_segment_count;\n",
                   "    uint64_t frozen_segment_count;\n    uint64_t pinned_bytes;\n")],
     }),
+    "private": ("10.0.1-ref.1", {  # a type only the runtime's own sources define
+        "reference/runtime/src/modules.c": [("struct RhTypeManager {\n", "struct RhTypeManager {\n    long added;\n")],
+    }),
 }
 VARIANTS["removed-major"] = ("11.0.0-ref.1", VARIANTS["removed"][1])
 
@@ -119,6 +122,12 @@ def test_a_changed_public_struct_is_breaking_by_type(releases):
     assert result["exports"] == {"added": [], "removed": [], "kind_changed": [], "version_changed": [],
                                  "ordinal_changed": []}
     assert "RhGetMemoryInfo" in result["types"]["report"] and "pinned_bytes" in result["types"]["report"]
+
+
+def test_a_changed_private_struct_is_compatible(releases):
+    code, result = _abi(releases, "baseline", "private")
+    assert (code, result["verdict"]) == (0, "compatible")
+    assert result["types"]["compared"] and "filtered out" in result["types"]["report"]  # seen, but not public
 
 
 def test_package_with_previous_refuses_a_break_without_a_major_bump(releases, tmp_path):
