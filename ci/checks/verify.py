@@ -91,11 +91,18 @@ def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
         raise InputError(runtime_path, f"not a shared library ({runtime.kind}): --runtime takes the Runtime.Base library")
     apps = []
     violations: list[Violation] = []
+    binaries = [runtime]
     for path in app_paths:
         app = read_binary(path)
         found = check_app(runtime, app)
         violations += found
+        binaries.append(app)
+        needed = floors.needs([app])
         apps.append({"app": str(path), "imports_from_runtime": len(app.imports_from(runtime.soname or runtime.path.name)),
-                     "violations": len(found)})
-    return {"runtime": str(runtime_path), "apps": apps, "violations": [asdict(v) for v in violations],
+                     "violations": len(found), "glibc": needed["glibc"], "dlls": sorted(needed["dlls"])})
+    # What the runtime and the apps together need of their target (APIs per DLL stay in the manifest).
+    needed = floors.needs(binaries)
+    floor = {"glibc": needed["glibc"], "dlls": sorted(needed["dlls"]),
+             "declared": floors.declared(for_binary(runtime.format, runtime.arch))}
+    return {"runtime": str(runtime_path), "apps": apps, "floor": floor, "violations": [asdict(v) for v in violations],
             "ok": not violations}

@@ -78,8 +78,10 @@ def test_an_app_that_needs_a_newer_glibc_fails_verify(packaged, tmp_path):
     (library,) = runtime.glob("lib/libRuntime.Base.so.*[0-9]")
     done = run_ci("verify", "--runtime", library, "--app", tmp_path / "app", "--json")
     assert done.returncode == 1, done.stdout + done.stderr
-    violations = json.loads(done.stdout)["violations"]
-    assert [v["problem"] for v in violations] == ["needs glibc 2.99, above linux-x64's floor 2.36"]
+    result = json.loads(done.stdout)
+    assert [v["problem"] for v in result["violations"]] == ["needs glibc 2.99, above linux-x64's floor 2.36"]
+    assert result["apps"][0]["glibc"] == result["floor"]["glibc"] == "2.99"  # recorded in the report too
+    assert result["floor"]["declared"] == {"glibc": "2.36", "dlls": []}
 
 
 def test_a_runtime_that_needs_a_newer_glibc_is_not_packaged(packaged, tmp_path):
