@@ -214,3 +214,14 @@ def test_pe_ordinals_shift_when_an_export_is_added_and_names_keep_it_compatible(
     shifted = result["exports"]["ordinal_changed"]
     assert shifted and all(change["new"] == change["old"] + 1 for change in shifted)
     assert result["types"]["compared"] is False and "PE" in result["types"]["reason"]
+
+
+def test_bad_sides_are_one_line_errors(releases, tmp_path):
+    new = releases["baseline"]["dist"]
+    assert_one_line_error(run_ci("abi", "--old", tmp_path / "missing", "--new", new), "no such file or directory")
+    (tmp_path / "notes.txt").write_text("not a package\n")
+    assert_one_line_error(run_ci("abi", "--old", tmp_path / "notes.txt", "--new", new), "notes.txt",
+                          "not a .tar, .tar.gz or .zip archive")
+    assert_one_line_error(run_ci("abi", "--old", tmp_path, "--new", new), str(tmp_path),
+                          f"expected one runtime-base-<version>-{RID}.tar.gz, found 0")
+    assert_one_line_error(run_ci("abi", "--old", new, "--new", tmp_path), str(tmp_path), "holds no runtime-base package")
