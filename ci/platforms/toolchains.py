@@ -80,7 +80,7 @@ class GnuElf(_Gcc):
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, listed: tuple[exports.Export, ...], epoch: int,
                      major: int, resource: Path) -> Linked:
         """libRuntime.Base.so.<major> (its soname, what apps record in DT_NEEDED) and the unversioned
-        dev link apps link against; `resource` (a Windows version script) has no ELF counterpart."""
+        dev link apps link against; `resource` (a Windows resource script) has no ELF counterpart."""
         script = objects[0].parent / "exports.map"
         script.write_text(exports.version_script(listed))
         library = lib_dir / f"{self.library_name}.{major}"

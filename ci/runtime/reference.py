@@ -107,7 +107,8 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
     epoch = source_date_epoch(source.date_epoch, str(source_dir))
     parsed = versioning.Version.parse(version)
     resource = out / "obj" / "version.rc"
-    resource.write_text(versioning.version_resource(parsed, "Runtime.Base.dll", "Runtime.Base, the shared NativeAOT runtime"))
+    resource.write_text(versioning.version_resource(parsed, platform.toolchain.library_name,
+                                                    "Runtime.Base, the shared NativeAOT runtime"))
     linked = platform.toolchain.link_runtime(objects, out / "lib", listed, epoch, parsed.major, resource)
     exports.check_library(linked.library, listed)
 
