@@ -58,6 +58,18 @@ def open_unpacked(root: Path, source: Path | None = None) -> Unpacked:
     return Unpacked(root, manifest)
 
 
+def symbols_archive_name(package_name: str) -> str:
+    """runtime-base-<version>-<rid>.tar.gz -> runtime-base-<version>-<rid>-symbols.tar.gz (.zip alike)."""
+    suffix = next((s for s in (".tar.gz", ".zip") if package_name.endswith(s)), "")
+    return package_name.removesuffix(suffix) + "-symbols" + suffix
+
+
+def unpack_symbols(archive_path: Path, dest: Path, manifest: dict) -> None:
+    """Extract a symbols archive (it has no manifest of its own) and check it against the package's."""
+    archive.safe_extract(archive_path, dest)
+    check_files(dest, {"files": manifest["symbols"]["files"], "links": []}, archive_path)
+
+
 def _sync(root: Path) -> None:
     """Write the unpacked files back now: durable, and their pages show as clean when mapped."""
     for path in root.rglob("*"):

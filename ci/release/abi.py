@@ -22,8 +22,7 @@ from ci.binaries import Binary, read_binary
 from ci.core import schemas
 from ci.core.errors import CiError, InputError
 from ci.redist.package import find_package
-from ci.redist.archive import safe_extract
-from ci.redist.unpack import Unpacked, check_files, open_unpacked, unpack
+from ci.redist.unpack import Unpacked, open_unpacked, symbols_archive_name, unpack, unpack_symbols
 from ci.runtime.output import BUILD_INFO, BuildOutput
 from ci.runtime.versioning import Version
 
@@ -59,22 +58,13 @@ def _from_unpacked(label: str, unpacked: Unpacked, symbols: Path | None) -> Side
                 min(include) if include else None, debug)
 
 
-def _symbols_archive(package: Path) -> Path | None:
-    for suffix in (".tar.gz", ".zip"):
-        if package.name.endswith(suffix):
-            beside = package.with_name(package.name.removesuffix(suffix) + "-symbols" + suffix)
-            return beside if beside.is_file() else None
-    return None
-
-
 def _from_archive(label: str, package: Path, work: Path) -> Side:
     dest = Path(tempfile.mkdtemp(dir=work))
     unpacked = unpack(package, dest / "package")
-    symbols = _symbols_archive(package)
-    if symbols is not None:  # no manifest of its own: checked against the package's
-        safe_extract(symbols, dest / "symbols")
-        check_files(dest / "symbols", {"files": unpacked.manifest["symbols"]["files"], "links": []}, symbols)
-    return _from_unpacked(label, unpacked, dest / "symbols" if symbols else None)
+    symbols = package.with_name(symbols_archive_name(package.name))
+    if symbols.is_file():
+        unpack_symbols(symbols, dest / "symbols", unpacked.manifest)
+    return _from_unpacked(label, unpacked, dest / "symbols" if symbols.is_file() else None)
 
 
 def _from_build(label: str, root: Path) -> Side:
@@ -118,8 +108,9 @@ def open_sides(spec: str, work: Path, rids: list[str] | None = None) -> dict[str
 def _from_release(label: str, repo: str, tag: str, rid: str, work: Path) -> Side:
     from ci.release.fetch import fetch  # the GitHub client only when a release is named
 
-    fetched = fetch(repo, tag, rid, Path(tempfile.mkdtemp(dir=work)) / "package")
-    return _from_unpacked(label, open_unpacked(Path(fetched["dest"])), None)
+    dest = Path(tempfile.mkdtemp(dir=work))
+    fetched = fetch(repo, tag, rid, dest / "package", symbols=dest / "symbols")
+    return _from_unpacked(label, open_unpacked(Path(fetched["dest"])), fetched["symbols"] and Path(fetched["symbols"]))
 
 
 # --- comparing -------------------------------------------------------------------------------

@@ -33,8 +33,22 @@ def _download(gh: GitHub, assets: dict[str, dict], name: str, folder: Path, wher
     return path
 
 
-def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -> dict:
-    """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty)."""
+def _fetch_symbols(gh: GitHub, assets: dict[str, dict], sums: dict[str, str], name: str, unpacked: redist.Unpacked,
+                   folder: Path, dest: Path, where: str) -> bool:
+    """The package's -symbols archive, when the release has one, checked and unpacked into `dest`."""
+    symbols = redist.symbols_archive_name(name)
+    if symbols not in sums:
+        return False
+    path = _download(gh, assets, symbols, folder, where)
+    if (actual := sha256_file(path)) != sums[symbols]:
+        raise InputError(f"{where} {symbols}", f"sha256 {actual} does not match {SUMS} ({sums[symbols]})")
+    redist.unpack_symbols(path, dest, unpacked.manifest)
+    return True
+
+
+def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None, symbols: Path | None = None) -> dict:
+    """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty), and
+    its split symbols into `symbols` when asked and the release has them."""
     check_repo(repo)
     platforms.get_platform(rid)  # bad arguments fail before any request
     check_extract_dest(dest)
@@ -52,6 +66,8 @@ def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -
         if (actual := sha256_file(archive)) != sums[name]:
             raise InputError(f"{where} {name}", f"sha256 {actual} does not match {SUMS} ({sums[name]})")
         unpacked = redist.unpack(archive, dest)
+        with_symbols = symbols is not None and _fetch_symbols(gh, assets, sums, name, unpacked, Path(tmp), symbols, where)
     return {"repo": repo, "tag": tag, "rid": rid, "archive": name, "sha256": sums[name], "dest": str(dest),
+            "symbols": str(symbols) if with_symbols else None,
             "library": str(unpacked.library), "version": unpacked.manifest["version"],
             "requests": dict(sorted(gh.counts.items()))}

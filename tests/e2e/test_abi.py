@@ -182,9 +182,10 @@ def _publishable(release: dict[str, Path], dest: Path) -> Path:
 
 def test_publish_with_previous_release_refuses_a_break_and_lists_compatible_changes(releases, fake, tmp_path):
     baseline = releases["baseline"]["dist"]
+    archive = releases["baseline"]["archive"].name
     fake.seed("octo/runtime", "v10.0.0", {name: (baseline / name).read_bytes() for name in
-                                           (SUMS, releases["baseline"]["archive"].name)}, draft=False)
-    previous = "octo/runtime@v10.0.0"  # OLD as a GitHub release, fetched (no symbols: export-level only)
+                                           (SUMS, archive, archive.replace(".tar.gz", "-symbols.tar.gz"))}, draft=False)
+    previous = "octo/runtime@v10.0.0"  # OLD as a GitHub release: package and split symbols fetched
 
     before = len(fake.writes())
     code = cli_main(["publish", "--dist", str(_publishable(releases["removed"], tmp_path / "removed")),
@@ -199,7 +200,11 @@ def test_publish_with_previous_release_refuses_a_break_and_lists_compatible_chan
     assert notes.startswith(f"## ABI changes since {previous}")
     assert f"### {RID}: compatible (10.0.0-ref.1 -> 10.1.0-ref.1, libRuntime.Base.so.10)" in notes
     assert "- added: `RhGetRuntimeMajorVersion`" in notes
-    assert "- types not compared: no split symbols (.dbg) for octo/runtime@v10.0.0" in notes
+    assert "types not compared" not in notes  # abidiff ran against the release's .dbg
+
+    code = cli_main(["publish", "--dist", str(_publishable(releases["struct"], tmp_path / "struct")),
+                     "--repo", "octo/runtime", "--tag", "v10.1.1", "--previous", previous])
+    assert code == 1  # the changed struct, seen only at type level, through the fetched symbols
 
 
 def test_pe_ordinals_shift_when_an_export_is_added_and_names_keep_it_compatible(releases, tmp_path):
