@@ -33,7 +33,7 @@ class Package:
     symbols: Path
     manifest: Path  # a copy of the archive's manifest.json beside it in dist/
     rebuilt: bool
-    sbom: Path | None = None  # the CycloneDX SBOM beside it in dist/
+    sbom: Path  # the CycloneDX SBOM beside it in dist/
 
 
 def archive_stem(version: str, rid: str) -> str:
