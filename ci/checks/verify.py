@@ -2,8 +2,9 @@
 
 For each app: it needs Runtime.Base by name, every symbol it imports from it is exported, it
 imports no runtime-owned symbol from anywhere else, it defines none itself (a private copy), and
-its architecture matches. The private-copy check needs the app's full symbol table (.symtab, the
-COFF symbol table, or the PDB beside a PE); an app without one is listed as not checkable.
+its architecture matches, and it needs no more of its target than the platform's floor. The
+private-copy check needs the app's full symbol table (.symtab, the COFF symbol table, or the PDB
+beside a PE); an app without one is listed as not checkable.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ci.binaries.model import UNKNOWN_LIBRARY
 from ci.binaries.resolve import find_needed
 from ci.core.errors import InputError
 from ci.platforms import for_binary
+from ci.redist import floors
 
 NO_SYMBOLS = "no symbols: private copies not checkable"
 
@@ -71,6 +73,9 @@ def check_app(runtime: Binary, app: Binary) -> list[Violation]:
                 if symbol.name in exported:
                     found.append(Violation(where, symbol.name, f"runtime symbol imported from {library}, not from {runtime_name}"))
     found += _check_unattributed(runtime_name, exported, app)
+    platform = for_binary(runtime.format, runtime.arch)  # the target: the app's own arch may be wrong
+    found += [Violation(where, None, problem)
+              for problem in floors.problems(platform, floors.needs([app]), own=[runtime_name])]
     for name in sorted(app.runtime_symbols(exported)):
         found.append(Violation(where, name, "defined by the app itself: a private copy of the runtime is embedded"))
     return found
@@ -95,16 +100,24 @@ def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
     apps = []
     violations: list[Violation] = []
     notes: list[str] = []
+    binaries = [runtime]
     for path in app_paths:
         app = read_binary(path)
         found = check_app(runtime, app)
         violations += found
+        binaries.append(app)
+        needed = floors.needs([app])
         record = {"app": str(path), "imports_from_runtime": len(app.imports_from(runtime.soname or runtime.path.name)),
-                  "violations": len(found), "symbols": ", ".join(app.symbol_tables)}
+                  "violations": len(found), "symbols": ", ".join(app.symbol_tables),
+                  "glibc": needed["glibc"], "dlls": sorted(needed["dlls"])}
         if not app.private_copies_checkable:
             # Only exported names are known: an embedded, unexported runtime copy would pass unseen.
             record["private_copies"] = NO_SYMBOLS
             notes.append(f"{path}: {NO_SYMBOLS}")
         apps.append(record)
-    return {"runtime": str(runtime_path), "apps": apps, "violations": [asdict(v) for v in violations],
+    # What the runtime and the apps together need of their target (APIs per DLL stay in the manifest).
+    needed = floors.needs(binaries)
+    floor = {"glibc": needed["glibc"], "dlls": sorted(needed["dlls"]),
+             "declared": floors.declared(for_binary(runtime.format, runtime.arch))}
+    return {"runtime": str(runtime_path), "apps": apps, "floor": floor, "violations": [asdict(v) for v in violations],
             "notes": notes, "ok": not violations}

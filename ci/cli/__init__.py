@@ -7,7 +7,7 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from ci.cli import containers, fork, release, savings, stages, toolchains
+from ci.cli import abi, containers, fork, release, savings, stages, toolchains
 from ci.core.errors import CiError
 from ci.core.secrets import redact
 
@@ -26,7 +26,7 @@ def parser() -> argparse.ArgumentParser:
         prog=PROG, description="CI matrix and reproducible packaging for Runtime.Base, the split NativeAOT runtime.")
     top.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (stages, fork, release, containers, savings, toolchains):
+    for group in (stages, fork, release, containers, savings, toolchains, abi):
         group.register(sub)
     return top
 

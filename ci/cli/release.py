@@ -86,7 +86,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     with _display(args.json) as (progress, log):
         result = publish(Path(args.dist), args.repo, args.tag, dry_run=args.dry_run, replace=args.replace,
-                         progress=progress, log=log)
+                         progress=progress, log=log, previous=args.previous)
     if args.json:
         _print_json(result)
     else:
@@ -126,6 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.release(p)
     p.add_argument("--dry-run", action="store_true", help="list releases and assets, print the plan, write nothing")
     p.add_argument("--replace", action="store_true", help="overwrite draft assets whose content differs")
+    p.add_argument("--previous", metavar="OLD", help="the previous release (see `abi --old`): refuse a breaking ABI "
+                                                     "change without a major version bump; list the changes in the notes")
     options.as_json(p)
     p.set_defaults(func=cmd_publish)
 

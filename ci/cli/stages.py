@@ -87,6 +87,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_package(args: argparse.Namespace) -> int:
     from ci.redist.package import package
 
+    if args.previous:  # before anything is written: a breaking build without a major bump is no package
+        from ci.release.abi import require_compatible
+
+        report = require_compatible(args.previous, args.build)
+        verdicts = ", ".join(f"{r['rid']} {r['verdict']}" for r in report["results"])
+        console.print(f"ABI against {args.previous}: {verdicts}", markup=False, soft_wrap=True)
     pkg = package(Path(args.build), Path(args.dist))
     console.print(f"{'packaged' if pkg.rebuilt else 'up to date'}: {pkg.archive} {pkg.symbols}", markup=False)
     return 0
@@ -172,6 +178,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Package a build output as a reproducible redistributable.")
     p.add_argument("--build", required=True, metavar="DIR", help="build output directory (with build.json)")
     options.dist(p)
+    p.add_argument("--previous", metavar="OLD", help="the previous release (see `abi --old`): refuse a breaking "
+                                                     "ABI change without a major version bump")
     p.set_defaults(func=cmd_package)
 
     p = sub.add_parser("apps", help="link the sample apps against a package archive",

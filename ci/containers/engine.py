@@ -31,7 +31,7 @@ from ci.redist.checksums import SUMS, write_sums
 from ci.core.errors import CiError
 from ci.core.git import git
 from ci.core.resources import checkout_root
-from ci.redist.package import ARCHIVE_SUFFIXES
+from ci.redist.package import SUMMED_SUFFIXES
 from ci.platforms import Platform
 from ci.core.console import console, progress
 
@@ -270,7 +270,7 @@ def copy_out(box: Container, path: str, dest: Path) -> list[Path]:
         archive.safe_extract(tar, Path(tmp) / "out")
         copied = _merge(next((Path(tmp) / "out").iterdir()), dest)
     if dest / SUMS in copied:  # it lists the container's archives only: list the host's again too
-        write_sums(dest, sorted(p.name for p in dest.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)))
+        write_sums(dest, sorted(p.name for p in dest.iterdir() if p.name.endswith(SUMMED_SUFFIXES)))
     _give_to_invoking_user([dest] * created + copied)
     return copied
 

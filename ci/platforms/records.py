@@ -14,6 +14,15 @@ RunMode = Literal["native", "qemu-user", "wine", "none"]
 
 
 @dataclass(frozen=True)
+class Floor:
+    """The oldest target a platform's binaries may need: the highest glibc symbol version (Linux),
+    the DLLs they may import (Windows; the runtime's own DLL is always allowed to apps)."""
+
+    glibc: str | None = None
+    dlls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Platform:
     rid: str
     os: Literal["linux", "win"]
@@ -27,6 +36,7 @@ class Platform:
     # Dockerfile target `build_target`) on that rid's runner, or None for the runner's own host.
     build_container: str | None = None
     build_target: str = "reference"
+    floor: Floor = Floor()
 
     @property
     def build_runner(self) -> str:
@@ -54,6 +64,10 @@ class Platform:
         return "native" if host == self.rid else self.emulators.get(host, "none")
 
 
+#: System DLLs every supported Windows has (10 1809 and later, Server 2019 and later): the loader
+#: finds these in System32, so nothing beyond them and Runtime.Base may be imported.
+_WINDOWS_DLLS = ("kernel32.dll", "ntdll.dll", "bcrypt.dll", "msvcrt.dll", "ucrtbase.dll")
+
 PLATFORMS: dict[str, Platform] = {
     p.rid: p
     for p in (
@@ -62,12 +76,14 @@ PLATFORMS: dict[str, Platform] = {
             runner="ubuntu-24.04", emulators={"linux-arm64": "qemu-user"},
             lib_dirs=(Path("/lib/x86_64-linux-gnu"), Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/x86_64-linux-gnu/lib")),
             sysroot=Path("/usr/x86_64-linux-gnu"), build_container="linux-x64",
+            floor=Floor(glibc="2.36"),  # Debian 12 (bookworm), the build image: never newer than it
         ),
         Platform(
             rid="linux-arm64", os="linux", arch="arm64", toolchain=GnuElf("aarch64-linux-gnu", hint="Debian: apt install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"),
             runner="ubuntu-24.04-arm", emulators={"linux-x64": "qemu-user"},
             lib_dirs=(Path("/lib/aarch64-linux-gnu"), Path("/usr/lib/aarch64-linux-gnu"), Path("/usr/aarch64-linux-gnu/lib")),
             sysroot=Path("/usr/aarch64-linux-gnu"), build_container="linux-arm64",
+            floor=Floor(glibc="2.36"),
         ),
         Platform(
             rid="win-x64", os="win", arch="x64",
@@ -75,6 +91,7 @@ PLATFORMS: dict[str, Platform] = {
                                                        "Windows: put MinGW's bin (C:\\mingw64\\bin) on PATH"),
             # Built and tested on windows-2025 with the image's MinGW (C:\mingw64\bin, unprefixed).
             runner="windows-2025", emulators={"linux-x64": "wine"},
+            floor=Floor(dlls=_WINDOWS_DLLS),
         ),
         Platform(
             rid="win-arm64", os="win", arch="arm64", toolchain=ClangCoff(),
@@ -84,6 +101,7 @@ PLATFORMS: dict[str, Platform] = {
             # nor its Visual C++ (pyjoulescope_ui#303). Only its test leg runs there, linking the
             # apps with the runner's LLVM (C:\Program Files\LLVM\bin, Install-LLVM.ps1 @ 3390d85).
             runner="windows-11-arm", build_container="linux-x64", build_target="windows-cross",
+            floor=Floor(dlls=_WINDOWS_DLLS),
         ),
     )
 }

@@ -99,6 +99,10 @@ class _Gcc:
     def objcopy(self) -> str:
         return locate(self)["objcopy"]
 
+    @property
+    def windres(self) -> str:
+        return f"{self.triplet}-windres"
+
     def identity(self) -> list[str]:
         return [tool_version(self.cc[0]), tool_version(self.objcopy)]
 
@@ -133,14 +137,19 @@ class GnuElf(_Gcc):
     def plugin_name(self, name: str) -> str:
         return f"lib{name}.so"
 
-    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, script: Path, epoch: int) -> Linked:
-        library = lib_dir / self.library_name
+    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, script: Path, epoch: int,
+                     major: int, resource: Path) -> Linked:
+        """libRuntime.Base.so.<major> (its soname, what apps record in DT_NEEDED) and the unversioned
+        dev link apps link against; `resource` (a Windows resource script) has no ELF counterpart."""
+        library = lib_dir / f"{self.library_name}.{major}"
+        dev_link = lib_dir / self.library_name
         run_tool([
             *self.cc, "-shared", "-o", library, *objects, "-pthread",
-            f"-Wl,--version-script={script}", f"-Wl,-soname,{self.library_name}",
+            f"-Wl,--version-script={script}", f"-Wl,-soname,{library.name}",
             "-Wl,--build-id=sha1", "-Wl,--as-needed", "-Wl,-z,relro", "-Wl,-z,now", "-Wl,--eh-frame-hdr", "-ldl",
         ])
-        return Linked(library, (library,), (split_symbols(self.objcopy, library, epoch),))
+        dev_link.symlink_to(library.name)
+        return Linked(library, (dev_link,), (split_symbols(self.objcopy, library, epoch),))
 
     def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
@@ -174,11 +183,14 @@ class MinGW(_Gcc, _Windows):
     def runtime_cflags(self) -> list[str]:
         return []
 
-    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int) -> Linked:
+    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int,
+                     major: int, resource: Path) -> Linked:
         library = lib_dir / self.library_name
         implib = lib_dir / self.import_library
+        version_info = resource.with_suffix(".res.o")
+        run_tool([self.windres, "-O", "coff", "-i", resource, "-o", version_info])
         run_tool([
-            *self.cc, "-shared", "-o", library, *objects, def_file,
+            *self.cc, "-shared", "-o", library, *objects, version_info, def_file,
             f"-Wl,--out-implib,{implib}", "-Wl,--build-id",
             # Page-aligned sections let the loader (and wine) map the file instead of copying it.
             "-Wl,--file-alignment,0x1000", "-Wl,--section-alignment,0x1000",
@@ -269,11 +281,15 @@ class ClangCoff(_Windows):
         run_tool([locate(self)["lld-link"], f"/out:{output.name}", f"/machine:{self.machine}", "/nodefaultlib", "/debug",
                   f"/pdb:{output.stem}.pdb", "/pdbaltpath:%_PDB%", "/pdbsourcepath:.", "/Brepro", *args], cwd=cwd)
 
-    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int) -> Linked:
+    def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int,
+                     major: int, resource: Path) -> Linked:
         obj_dir, support = objects[0].parent, self.support()
         for lib in ("winrt", *self.runtime_dlls):  # beside the objects: every input by a relative name
             shutil.copyfile(support / f"{lib}.lib", obj_dir / f"{lib}.lib")
-        inputs = [def_file, *objects, *(obj_dir / f"{lib}.lib" for lib in ("winrt", *self.runtime_dlls))]
+        version_info = resource.with_suffix(".res")
+        run_tool(["llvm-rc", "/FO", version_info.name, resource.name], cwd=resource.parent)  # lld-link takes .res as is
+        inputs = [def_file, *objects, version_info,
+                  *(obj_dir / f"{lib}.lib" for lib in ("winrt", *self.runtime_dlls))]
         relative = [os.path.relpath(p, lib_dir) for p in inputs]
         library = lib_dir / self.library_name
         self._lld_link(["/dll", f"/def:{relative[0]}", f"/implib:{self.import_library}", "/entry:_DllMainCRTStartup",

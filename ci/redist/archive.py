@@ -2,8 +2,9 @@
 
 Archive names are relative POSIX paths ("lib/libRuntime.Base.so"). Writers store only the
 name, the contents, an executable bit and the given mtime, so the bytes do not depend on the
-machine, the umask, the time zone, the locale or the order the files were made. The extractor
-refuses anything that could land outside its destination, and never leaves half a tree behind.
+machine, the umask, the time zone, the locale or the order the files were made. The one link kind
+(tar only) points at a file beside it: the ELF dev link. The extractor refuses anything that could
+land outside its destination, and never leaves half a tree behind.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -31,6 +33,7 @@ from ci.core.fs import atomic_output
 _CHUNK = 1 << 20
 _LEVEL = 9
 _DIR_MODE = 0o755
+_LINK_MODE = 0o777
 _EXEC_MODE = 0o755
 _FILE_MODE = 0o644
 _ZIP_UNIX = 3  # "made by" system: Unix, so readers take the mode from external_attr
@@ -72,6 +75,16 @@ def sha256_file(path: Path) -> str:
 # --- writing -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Symlink:
+    """A member that links to a file beside it (the ELF dev link libX.so -> libX.so.N); tar only."""
+
+    target: str  # a plain file name in the same directory
+
+
+Entry = Path | Symlink
+
+
 def normalized_mode(path: Path) -> int:
     """The mode a file gets in our archives: only the owner's executable bit survives."""
     return _mode_of(os.stat(path).st_mode)
@@ -81,7 +94,7 @@ def _mode_of(st_mode: int) -> int:
     return _EXEC_MODE if st_mode & stat.S_IXUSR else _FILE_MODE
 
 
-def write_tar_gz(dest: Path, entries: Mapping[str, Path], mtime: int) -> None:
+def write_tar_gz(dest: Path, entries: Mapping[str, Entry], mtime: int) -> None:
     """Write `entries` (archive name -> source file) as a reproducible .tar.gz at `dest`."""
     dest = Path(dest)
     layout = _layout(dest, entries, mtime)
@@ -98,6 +111,8 @@ def write_tar_gz(dest: Path, entries: Mapping[str, Path], mtime: int) -> None:
 def write_zip(dest: Path, entries: Mapping[str, Path], mtime: int) -> None:
     """Write `entries` (archive name -> source file) as a reproducible .zip at `dest`."""
     dest = Path(dest)
+    if links := sorted(name for name, source in entries.items() if isinstance(source, Symlink)):
+        raise InputError(dest, f"archive name {links[0]!r}: a zip carries no links")
     layout = _layout(dest, entries, mtime)
     date_time = _dos_date_time(mtime)
     with atomic_output(dest) as out:
@@ -108,7 +123,7 @@ def write_zip(dest: Path, entries: Mapping[str, Path], mtime: int) -> None:
                 _add_zip_member(zf, name, source, date_time)
 
 
-def _layout(dest: Path, entries: Mapping[str, Path], mtime: int) -> list[tuple[str, Path | None]]:
+def _layout(dest: Path, entries: Mapping[str, Entry], mtime: int) -> list[tuple[str, Entry | None]]:
     """Checked (name, source) pairs in archive order, parent directories added (source None)."""
     if type(mtime) is not int or mtime < 0:
         raise InputError(dest, f"mtime must be a non-negative integer (SOURCE_DATE_EPOCH): {mtime!r}")
@@ -118,7 +133,12 @@ def _layout(dest: Path, entries: Mapping[str, Path], mtime: int) -> list[tuple[s
     dirs = {"/".join(parts[:i]) for parts in map(_split, entries) for i in range(1, len(parts))}
     if clash := sorted(dirs.intersection(entries)):
         raise InputError(dest, f"archive name {clash[0]!r} is both a file and a directory")
-    layout = dict.fromkeys(dirs) | {name: Path(source) for name, source in entries.items()}
+    for name, source in entries.items():
+        if isinstance(source, Symlink) and (not _is_sibling_name(source.target) or
+                                            isinstance(entries.get(_sibling(name, source.target), source), Symlink)):
+            raise InputError(dest, f"archive name {name!r}: links to {source.target!r}, which is no file beside it")
+    layout = dict.fromkeys(dirs) | {name: source if isinstance(source, Symlink) else Path(source)
+                                    for name, source in entries.items()}
     # Sorted component by component (like GNU tar --sort=name): a directory comes right
     # before its contents, and each directory's contents stay together.
     return sorted(layout.items(), key=lambda item: _split(item[0]))
@@ -139,12 +159,16 @@ def _open_source(source: Path) -> Iterator[tuple[BinaryIO, int, int]]:
         yield data, st.st_size, _mode_of(st.st_mode)
 
 
-def _add_tar_member(tar: tarfile.TarFile, name: str, source: Path | None, mtime: int) -> None:
+def _add_tar_member(tar: tarfile.TarFile, name: str, source: Entry | None, mtime: int) -> None:
     """Append one member whose header holds nothing from the filesystem but the exec bit."""
     info = tarfile.TarInfo(name)
     info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "", ""
     if source is None:
         info.type, info.mode = tarfile.DIRTYPE, _DIR_MODE
+        tar.addfile(info)
+        return
+    if isinstance(source, Symlink):
+        info.type, info.mode, info.linkname = tarfile.SYMTYPE, _LINK_MODE, source.target
         tar.addfile(info)
         return
     with _open_source(source) as (data, size, mode):
@@ -153,7 +177,7 @@ def _add_tar_member(tar: tarfile.TarFile, name: str, source: Path | None, mtime:
 
 
 def _add_zip_member(
-    zf: zipfile.ZipFile, name: str, source: Path | None, date_time: tuple[int, ...]
+    zf: zipfile.ZipFile, name: str, source: Entry | None, date_time: tuple[int, ...]
 ) -> None:
     """Append one entry from a hand-built ZipInfo (ZipFile.write would copy filesystem metadata)."""
     if source is None:
@@ -250,12 +274,15 @@ def _extract_tar(archive: Path, root: Path, gzipped: bool) -> list[str]:
     """Check and write each tar member in one pass over the (possibly gzipped) stream."""
     with open(archive, "rb") as raw, (gzip.GzipFile(fileobj=raw) if gzipped else raw) as stream:
         seen: set[str] = set()
+        links: dict[str, str] = {}
         with tarfile.open(fileobj=stream, mode="r:") as tar:
             for member in tar:
                 _check_name(archive, member.name, seen)
                 _check_tar_type(archive, member)
                 _data_filter(archive, member, root)
-                if member.isdir():
+                if member.issym():
+                    links[member.name] = member.linkname  # made last: its target may come later
+                elif member.isdir():
                     _make_dirs(archive, member.name, _target(archive, root, member.name))
                 else:
                     with tar.extractfile(member) as data:
@@ -263,7 +290,30 @@ def _extract_tar(archive: Path, root: Path, gzipped: bool) -> list[str]:
         # Read on to the gzip trailer: a cut or bad CRC after the tar end marker shows only here.
         while stream.read(_CHUNK):
             pass
+    for name, target in sorted(links.items()):
+        _make_link(archive, root, name, target)
     return sorted(seen)
+
+
+def _sibling(name: str, target: str) -> str:
+    """The archive name a link's target has: the same directory as the link."""
+    return "/".join([*_split(name)[:-1], target])
+
+
+def _is_sibling_name(target: str) -> bool:
+    return bool(target) and "/" not in target and "\\" not in target and target not in (".", "..")
+
+
+def _make_link(archive: Path, root: Path, name: str, target: str) -> None:
+    """A link to a regular file extracted beside it, and nothing else."""
+    path = _target(archive, root, name)
+    beside = path.parent / target
+    if not (beside.is_file() and not beside.is_symlink()):
+        raise _refused(archive, name, f"is a symlink to {target!r}, which is no file beside it; refused")
+    try:
+        os.symlink(target, path)
+    except FileExistsError:
+        raise _refused(archive, name, "clashes with another member; refused") from None
 
 
 def _extract_zip(archive: Path, root: Path) -> list[str]:
@@ -291,7 +341,10 @@ def _check_name(archive: Path, name: str, seen: set[str]) -> None:
 
 
 def _check_tar_type(archive: Path, member: tarfile.TarInfo) -> None:
-    """Only regular files and directories: links could point anywhere, devices are never data."""
+    """Regular files, directories and links to a sibling file: other links could point anywhere,
+    devices are never data."""
+    if member.issym() and _is_sibling_name(member.linkname):
+        return
     if member.issym() or member.islnk():
         kind = "symlink" if member.issym() else "hardlink"
         raise _refused(archive, member.name, f"is a {kind} to {member.linkname!r}; links are refused")

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ci.redist import archive
+from ci.redist import archive, floors, sbom
 from ci.core import cache
 from ci.core import schemas
-from ci.binaries import read_binary
+from ci.binaries import Binary, read_binary
 from ci.redist.checksums import SUMS, read_sums, write_sums
 from ci.core.epoch import source_date_epoch as epoch_or_default
-from ci.core.errors import InputError
+from ci.core.errors import CiError, InputError
 from ci.core.resources import data_file
 from ci.platforms import Platform, get_platform
 from ci.runtime.output import BUILD_INFO, BuildOutput
+from ci.runtime.versioning import Version
 
 LAYOUT = data_file("layout.json")
 MANIFEST = "manifest.json"
 ARCHIVE_SUFFIXES = (".tar.gz", ".zip")
+SUMMED_SUFFIXES = (*ARCHIVE_SUFFIXES, sbom.SUFFIX)  # what SHA256SUMS (and so provenance and publish) covers
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Package:
     symbols: Path
     manifest: Path  # a copy of the archive's manifest.json beside it in dist/
     rebuilt: bool
+    sbom: Path  # the CycloneDX SBOM beside it in dist/
     sdk: Path | None = None  # fork builds: the SDK archive C# apps are built from (ci/redist/sdk.py)
 
 
@@ -61,13 +65,26 @@ def _file_records(entries: dict[str, Path]) -> list[dict]:
     return [
         {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
          "sha256": archive.sha256_file(path)}
-        for name, path in sorted(entries.items())
+        for name, path in sorted(entries.items()) if not path.is_symlink()
     ]
 
 
+def _entries(files: dict[str, Path]) -> dict[str, archive.Entry]:
+    """Archive entries: a symlink in the build output (the ELF dev link) stays a link."""
+    return {name: archive.Symlink(os.readlink(path)) if path.is_symlink() else path for name, path in files.items()}
+
+
+def _floor(binary: Binary, platform: Platform, library_name: str) -> dict:
+    """What the runtime needs of its target, refused when beyond the platform's declared floor."""
+    needed = floors.needs([binary])
+    if problems := floors.problems(platform, needed):
+        raise CiError(f"{library_name}: {'; '.join(problems)}")
+    return {**needed, "declared": floors.declared(platform)}
+
+
 def abi_hash(exports: list[dict]) -> str:
-    """Changes exactly when an export is added, removed or changes kind."""
-    lines = sorted(f"{e['name']} {e['kind']}" for e in exports)
+    """Changes exactly when an export is added, removed, changes kind or symbol version."""
+    lines = sorted(f"{e['name']} {e['kind']} {e.get('version') or ''}".rstrip() for e in exports)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
@@ -76,7 +93,8 @@ def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path]
     layout = _layout(platform)
     library_name = _place(layout, "library", build.library)
     binary = read_binary(files[library_name])
-    exports = [{"name": s.name, "kind": s.kind} for s in sorted(binary.exports, key=lambda s: s.name)]
+    exports = [{"name": s.name, "kind": s.kind, "version": s.version, "ordinal": s.ordinal}
+               for s in sorted(binary.exports, key=lambda s: s.name)]
     return {
         "schema_version": 1,
         "name": build.name,
@@ -89,6 +107,9 @@ def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path]
         "link": [_place(layout, "link", rel) for rel in build.link],
         "include": [_place(layout, "include", rel) for rel in build.include],
         "soname": binary.soname,
+        "major": Version.parse(build.version).major,
+        "links": [{"path": name, "target": os.readlink(path)} for name, path in sorted(files.items()) if path.is_symlink()],
+        "floor": _floor(binary, platform, library_name),
         "build_id": binary.build_id,
         "exports": exports,
         "abi_hash": abi_hash(exports),
@@ -112,7 +133,7 @@ def package(build_dir: Path, dist: Path) -> Package:
     sdk_files = sdk.staged(build_dir)
     sdk_archive = dist / f"{sdk.sdk_stem(build.version, build.rid)}{suffix}" if sdk_files else None
     result = Package(dist / f"{stem}{suffix}", dist / f"{stem}-symbols{suffix}", dist / f"{stem}.{MANIFEST}", True,
-                     sdk_archive)
+                     dist / f"{stem}{sbom.SUFFIX}", sdk_archive)
 
     dist.mkdir(parents=True, exist_ok=True)
     stamp = dist / f".{stem}.inputs"
@@ -120,8 +141,9 @@ def package(build_dir: Path, dist: Path) -> Package:
     inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
     inputs.update({f"sdk/{name}": path for name, path in sdk_files.items()})
     key = cache.digest(inputs, epoch)
-    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest, *filter(None, [sdk_archive])]):
-        return Package(result.archive, result.symbols, result.manifest, False, sdk_archive)
+    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest, result.sbom,
+                                   *filter(None, [sdk_archive])]):
+        return Package(result.archive, result.symbols, result.manifest, False, result.sbom, sdk_archive)
 
     files, symbols = _placed(build, _layout(platform))
     manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name)
@@ -133,12 +155,14 @@ def package(build_dir: Path, dist: Path) -> Package:
     try:
         schemas.dump("manifest", manifest, staging / MANIFEST)
         write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
-        write(result.archive, {**files, MANIFEST: staging / MANIFEST}, epoch)
+        write(result.archive, {**_entries(files), MANIFEST: staging / MANIFEST}, epoch)
         write(result.symbols, symbols, epoch)
+        sbom.write_sbom(build, manifest, staging / result.sbom.name)
         (staging / MANIFEST).replace(result.manifest)
+        (staging / result.sbom.name).replace(result.sbom)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_sums(dist, sorted(p.name for p in dist.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)))
+    write_sums(dist, sorted(p.name for p in dist.iterdir() if p.name.endswith(SUMMED_SUFFIXES)))
     cache.mark_fresh(stamp, key)
     return result
 

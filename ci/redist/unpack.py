@@ -28,9 +28,14 @@ class Unpacked:
 
 
 def check_files(root: Path, manifest: dict, source: Path) -> None:
-    """Every listed file present with its size and sha256, and nothing unlisted."""
+    """Every listed file present with its size and sha256, every listed link with its target, and nothing unlisted."""
     listed = {f["path"]: f for f in manifest["files"]}
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
+    links = {link["path"]: link["target"] for link in manifest["links"]}
+    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.is_symlink()} - {MANIFEST}
+    present_links = {p.relative_to(root).as_posix(): os.readlink(p) for p in root.rglob("*") if p.is_symlink()}
+    if present_links != links:
+        name = sorted(set(present_links.items()) ^ set(links.items()))[0][0]
+        raise InputError(source, f"link {name} does not match the links in {MANIFEST}")
     for name in sorted(present - listed.keys()):
         raise InputError(source, f"{name} is not listed in {MANIFEST}")
     for name, record in sorted(listed.items()):
@@ -51,6 +56,18 @@ def open_unpacked(root: Path, source: Path | None = None) -> Unpacked:
         raise InputError(source, f"{MANIFEST}: {exc.problem}") from None
     check_files(root, manifest, source or root)
     return Unpacked(root, manifest)
+
+
+def symbols_archive_name(package_name: str) -> str:
+    """runtime-base-<version>-<rid>.tar.gz -> runtime-base-<version>-<rid>-symbols.tar.gz (.zip alike)."""
+    suffix = next((s for s in (".tar.gz", ".zip") if package_name.endswith(s)), "")
+    return package_name.removesuffix(suffix) + "-symbols" + suffix
+
+
+def unpack_symbols(archive_path: Path, dest: Path, manifest: dict) -> None:
+    """Extract a symbols archive (it has no manifest of its own) and check it against the package's."""
+    archive.safe_extract(archive_path, dest)
+    check_files(dest, {"files": manifest["symbols"]["files"], "links": []}, archive_path)
 
 
 def _sync(root: Path) -> None:

@@ -87,8 +87,23 @@ def _workspace(dest: Path) -> tempfile.TemporaryDirectory:
         raise InputError(dest, f"cannot create a folder beside it: {exc.strerror}") from None
 
 
-def _fetch_into(gh: GitHub, repo: str, tag: str, rid: str, folder: Path) -> tuple[str, str, dict]:
-    """Download, check and unpack the package into folder/package: (archive name, sha256, manifest)."""
+def _fetch_symbols(gh: GitHub, assets: dict[str, dict], sums: dict[str, str], name: str, manifest: dict,
+                   folder: Path, dest: Path, where: str) -> bool:
+    """The package's -symbols archive, when the release has one, checked and unpacked into `dest`."""
+    symbols = redist.symbols_archive_name(name)
+    if symbols not in sums:
+        return False
+    path = _download(gh, assets, symbols, folder, where, MAX_ARCHIVE)
+    if (actual := sha256_file(path)) != sums[symbols]:
+        raise InputError(f"{where} {symbols}", f"sha256 {actual} does not match {SUMS} ({sums[symbols]})")
+    redist.unpack_symbols(path, dest, manifest)
+    return True
+
+
+def _fetch_into(gh: GitHub, repo: str, tag: str, rid: str, folder: Path,
+                symbols: Path | None) -> tuple[str, str, dict, bool]:
+    """Download, check and unpack the package into folder/package, and its symbols into `symbols`
+    when asked: (archive name, sha256, manifest, whether symbols were unpacked)."""
     where = f"{repo} release {tag}"
     release = gh.find_release(repo, tag)
     if release is None:
@@ -103,22 +118,26 @@ def _fetch_into(gh: GitHub, repo: str, tag: str, rid: str, folder: Path) -> tupl
         unpacked = redist.unpack(archive, folder / "package")
     except InputError as exc:  # named by the release, not by the temporary folder that goes away
         raise InputError(f"{where} {name}", exc.problem) from None
-    return name, sums[name], _check_manifest(unpacked.root, rid, f"{where} {name}")
+    manifest = _check_manifest(unpacked.root, rid, f"{where} {name}")
+    with_symbols = symbols is not None and _fetch_symbols(gh, assets, sums, name, manifest, folder, symbols, where)
+    return name, sums[name], manifest, with_symbols
 
 
-def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -> dict:
-    """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty)."""
+def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None, symbols: Path | None = None) -> dict:
+    """Unpack release `tag`'s package for `rid` into `dest` (which must not exist or be empty), and
+    its split symbols into `symbols` when asked and the release has them."""
     check_release(repo, tag)
     platforms.get_platform(rid)  # bad arguments fail before any request
     check_extract_dest(dest)
     gh = gh or GitHub.from_env()
     with _workspace(dest) as tmp:
-        name, sha256, manifest = _fetch_into(gh, repo, tag, rid, Path(tmp))
+        name, sha256, manifest, with_symbols = _fetch_into(gh, repo, tag, rid, Path(tmp), symbols)
         check_extract_dest(dest)  # still missing or empty: replacing an empty directory loses nothing
         try:
             os.replace(Path(tmp) / "package", dest)
         except OSError as exc:
             raise InputError(dest, f"cannot move the package there: {exc.strerror}") from None
     return {"repo": repo, "tag": tag, "rid": rid, "archive": name, "sha256": sha256, "dest": str(dest),
+            "symbols": str(symbols) if with_symbols else None,
             "library": str(dest / manifest["library"]), "version": manifest["version"],
             "requests": dict(sorted(gh.counts.items()))}

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ci.redist.archive import sha256_file
 from ci.redist.checksums import SUMS
-from ci.core.errors import CiError
+from ci.core.errors import CiError, InputError
+from ci.release import abi
 from ci.release.answers import RELEASE
 from ci.release.github import GitHub, GitHubError, Progress, Uncertain
 from ci.release.inputs import check_release
@@ -88,14 +89,15 @@ def _landed(asset: LocalAsset, remote: dict | None) -> bool:
 
 class _Publisher:
     def __init__(self, gh: GitHub, repo: str, tag: str, progress: ProgressFactory | None,
-                 log: Callable[[str], None]):
+                 log: Callable[[str], None], notes: str = ""):
         self.gh, self.repo, self.tag, self.progress, self.log = gh, repo, tag, progress, log
+        self.notes = notes
 
     def assets(self, release: dict) -> dict[str, dict]:
         return {a["name"]: a for a in self.gh.list_assets(self.repo, release["id"])}
 
     def create_draft(self) -> dict:
-        body = {"tag_name": self.tag, "name": self.tag, "draft": True}
+        body = {"tag_name": self.tag, "name": self.tag, "draft": True, **({"body": self.notes} if self.notes else {})}
         for attempt in range(1, self.gh.retry.attempts + 1):
             try:
                 return self.gh.request("POST", f"/repos/{self.repo}/releases", json=body, expect=(201,),
@@ -180,14 +182,17 @@ def _result(repo: str, tag: str, release: dict | None, local: list[LocalAsset], 
 
 def publish(dist: Path, repo: str, tag: str, *, dry_run: bool = False, replace: bool = False,
             gh: GitHub | None = None, progress: ProgressFactory | None = None,
-            log: Callable[[str], None] = lambda message: None) -> dict:
-    """Publish dist/ as release `tag` of `repo`; returns what was (or, dry run, would be) done."""
+            log: Callable[[str], None] = lambda message: None, previous: str | None = None) -> dict:
+    """Publish dist/ as release `tag` of `repo`; returns what was (or, dry run, would be) done.
+    With `previous` (see `abi --old`), a breaking ABI change without a major bump stops it before
+    any write, and the release notes list the ABI changes."""
     check_release(repo, tag)
     gh = gh or GitHub.from_env(log=log)
     if not gh.has_token:
         raise CiError("GITHUB_TOKEN is not set: publishing needs a token that may write contents")
     local = collect(dist)
-    run = _Publisher(gh, repo, tag, progress, log)
+    notes = abi.notes(abi.require_compatible(previous, str(dist))) if previous else ""
+    run = _Publisher(gh, repo, tag, progress, log, notes)
     release = gh.find_release(repo, tag)
     remote = run.assets(release) if release else {}
     plan = {a.name: _action(a, remote.get(a.name), replace) for a in local}

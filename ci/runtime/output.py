@@ -6,6 +6,7 @@ one it is handling.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,12 @@ class Source:
         return cls(kind, **asdict(tree_state(path)))
 
 
+def static_input(path: Path, kind: str, name: str | None = None) -> dict:
+    """A `static_inputs` record: what went into the library ("source", "library" or "object") and its sha256."""
+    with path.open("rb") as f:
+        return {"name": name or path.name, "kind": kind, "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+
+
 @dataclass(frozen=True)
 class BuildOutput:
     root: Path
@@ -49,6 +56,8 @@ class BuildOutput:
     include: tuple[str, ...] = ()
     debug: tuple[str, ...] = ()  # split debug symbols
     extra: tuple[str, ...] = field(default=())  # other redistributable files
+    toolchain: tuple[str, ...] = ()  # the compiler and tools that made it, one version line each (for the SBOM)
+    static_inputs: tuple[dict, ...] = ()  # what was linked in statically: {"name", "kind", "sha256"} (for the SBOM)
 
     def files(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.library, *self.link, *self.include, *self.extra)))

@@ -12,15 +12,16 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ci.core import cache
-from ci.runtime import exports
+from ci.runtime import exports, versioning
 from ci.core.epoch import source_date_epoch
 from ci.core.errors import CiError, InputError
 from ci.core.resources import source_tree
 from ci.core.fs import fresh_output_dir
 
 from ci.platforms import Platform
+from ci.platforms.toolchains import ClangCoff
 from ci.core.proc import run_tool
-from ci.runtime.output import BuildOutput, Source
+from ci.runtime.output import BuildOutput, Source, static_input
 
 
 CONFIGURATIONS = {
@@ -70,6 +71,18 @@ def _cflags(platform: Platform, configuration: str, source_dir: Path, version: s
     ]
 
 
+def _static_inputs(platform: Platform, source_dir: Path) -> tuple[dict, ...]:
+    """What the library is made of besides system DLLs/shared objects: our sources, compiled into it,
+    and the compiler's support library linked in statically (libgcc, or reference/winrt for lld-link)."""
+    sources = [static_input(p, "source", p.relative_to(source_dir).as_posix())
+               for p in sorted((*(source_dir / "src").iterdir(), *(source_dir / "include").iterdir())) if p.is_file()]
+    if isinstance(platform.toolchain, ClangCoff):
+        support = platform.toolchain.support() / "winrt.lib"
+    else:
+        support = Path(run_tool([*platform.toolchain.cc, "-print-libgcc-file-name"]).strip())
+    return (*sources, static_input(support, "library"))
+
+
 def build_reference_runtime(platform: Platform, out: Path, configuration: str, source_dir: Path | None = None) -> tuple[BuildOutput, bool]:
     """Build into `out`; returns the output and whether anything was rebuilt."""
     out = out.resolve()
@@ -92,9 +105,13 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
         objects.append(obj)
     listed = exports.read_exports()
     epoch = source_date_epoch(source.date_epoch, str(source_dir))
+    parsed = versioning.Version.parse(version)
+    resource = out / "obj" / "version.rc"
+    resource.write_text(versioning.version_resource(parsed, platform.toolchain.library_name,
+                                                    "Runtime.Base, the shared NativeAOT runtime"))
     toolchain = platform.toolchain
     exports_file = exports.write_exports_file(listed, toolchain.exports_format, toolchain.library_name, out / "obj")
-    linked = toolchain.link_runtime(objects, out / "lib", exports_file, epoch)
+    linked = toolchain.link_runtime(objects, out / "lib", exports_file, epoch, parsed.major, resource)
     exports.check_library(linked.library, listed)
 
     include = []
@@ -111,6 +128,7 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
         root=out, name="Runtime.Base", version=version, rid=platform.rid, configuration=configuration,
         source=source, library=rel(linked.library), link=tuple(map(rel, linked.link)),
         include=tuple(include), debug=tuple(map(rel, linked.debug)),
+        toolchain=tuple(platform.toolchain.identity()), static_inputs=_static_inputs(platform, source_dir),
     )
     result.write()
     cache.mark_fresh(out / cache.STAMP, key)

@@ -56,7 +56,8 @@ def test_archive_holds_manifest_library_and_header(pipeline):
     assert manifest["rid"] == RID and manifest["source"]["kind"] == "reference"
     listed = {(e.name, "data" if e.data else "function") for e in read_exports()}
     assert {(e["name"], e["kind"]) for e in manifest["exports"]} == listed
-    assert {f["path"] for f in manifest["files"]} == set(n for n in names if "." in n.rsplit("/", 1)[-1]) - {"manifest.json"}
+    links = {link["path"] for link in manifest["links"]}  # the dev link, a symlink entry
+    assert {f["path"] for f in manifest["files"]} == set(n for n in names if "." in n.rsplit("/", 1)[-1]) - {"manifest.json"} - links
 
 
 def test_symbols_are_split_and_linked_by_debuglink(pipeline, tmp_path):
@@ -65,8 +66,8 @@ def test_symbols_are_split_and_linked_by_debuglink(pipeline, tmp_path):
         tar.extractall(tmp_path / "sym", filter="data")
     with tarfile.open(dist / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz") as tar:
         tar.extractall(tmp_path / "pkg", filter="data")
-    library = tmp_path / "pkg/lib/libRuntime.Base.so"
-    debug = tmp_path / "sym/lib/libRuntime.Base.so.dbg"
+    library = tmp_path / "pkg/lib/libRuntime.Base.so.10"
+    debug = tmp_path / "sym/lib/libRuntime.Base.so.10.dbg"
     sections = subprocess.run(["readelf", "-S", "-W", library], capture_output=True, text=True, check=True).stdout
     assert ".gnu_debuglink" in sections and ".debug_info" not in sections
     debug_sections = subprocess.run(["readelf", "-S", "-W", debug], capture_output=True, text=True, check=True).stdout
@@ -79,7 +80,7 @@ def test_sha256sums_cover_every_archive(pipeline):
     done = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=dist, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     listed = {line.split()[1] for line in (dist / "SHA256SUMS").read_text().splitlines()}
-    assert listed == {p.name for p in dist.iterdir() if p.name.endswith(".tar.gz")}
+    assert listed == {p.name for p in dist.iterdir() if p.name.endswith((".tar.gz", ".cdx.json"))}
 
 
 def test_share_report_shows_one_copy_and_saved_pss(pipeline):

@@ -55,6 +55,6 @@ def test_two_clones_package_to_identical_bytes(tmp_path, rid):
     first = _package(_clone(tmp_path / "a", reverse=False), rid, "022", "UTC", "C.UTF-8")
     second = _package(_clone(tmp_path / "elsewhere" / "deeper" / "b", reverse=True), rid, "002", "Pacific/Chatham", "C")
     one, two = _contents(first), _contents(second)
-    assert sorted(one) == sorted(two) and len(one) == 4  # archive, symbols, manifest copy, SHA256SUMS
+    assert sorted(one) == sorted(two) and len(one) == 5  # archive, symbols, manifest copy, SBOM, SHA256SUMS
     different = [name for name in one if one[name] != two[name]]
     assert different == []

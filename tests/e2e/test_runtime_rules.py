@@ -30,7 +30,8 @@ def test_share_fails_when_an_app_loads_a_different_copy(pipeline, tmp_path):
     runtime = unpacked_runtime(pipeline)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    shutil.copyfile(runtime / "lib/libRuntime.Base.so", elsewhere / "libRuntime.Base.so")
+    soname = json.loads((runtime / "manifest.json").read_text())["soname"]  # the name apps ask the loader for
+    shutil.copyfile(runtime / "lib/libRuntime.Base.so", elsewhere / soname)
     # LD_LIBRARY_PATH is searched before the apps' RUNPATH: every app now maps the stray copy.
     done = run_ci("share", "--apps", pipeline["apps"], "--json",
                   env={"LD_LIBRARY_PATH": str(elsewhere)})

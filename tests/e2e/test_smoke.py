@@ -49,7 +49,8 @@ def test_a_non_json_line_fails(pipeline, tmp_path):
 def test_a_wrong_runtime_path_fails(pipeline, tmp_path):
     stray = tmp_path / "stray"
     stray.mkdir()
-    shutil.copyfile(pipeline["apps"] / "runtime/lib/libRuntime.Base.so", stray / "libRuntime.Base.so")
+    soname = json.loads((pipeline["apps"] / "runtime/manifest.json").read_text())["soname"]  # what apps load
+    shutil.copyfile(pipeline["apps"] / "runtime/lib/libRuntime.Base.so", stray / soname)
     code, result = _smoke(pipeline["apps"], env={"LD_LIBRARY_PATH": str(stray)})
     assert code == 1
     assert all(any("reports runtime" in p and str(stray) in p for p in r["problems"]) for r in result["results"])

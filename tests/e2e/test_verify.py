@@ -30,7 +30,7 @@ def test_app_with_its_own_static_copy_is_reported(pipeline, tmp_path):
     code, result = _verify(unpacked_runtime(pipeline) / "lib/libRuntime.Base.so", app)
     assert code == 1
     problems = {(v["symbol"], v["problem"].split(":")[0]) for v in result["violations"]}
-    assert (None, "does not need libRuntime.Base.so (needed") in problems
+    assert (None, "does not need libRuntime.Base.so.10 (needed") in problems
     private = {v["symbol"] for v in result["violations"] if "private copy" in v["problem"]}
     assert {"InitializeRuntimeBase", "RhpNewFast", "RhGetRuntimeVersion"} <= private
 
@@ -41,7 +41,7 @@ def test_missing_export_is_reported_by_app_and_symbol(pipeline, tmp_path):
         "unsigned long long InitializeRuntimeBase(void) { return 1; }\nint RhNewerApi(void) { return 2; }\n")
     (tmp_path / "v.map").write_text("V1.0 { global: InitializeRuntimeBase; RhNewerApi; local: *; };\n")
     gcc("-shared", "-fPIC", "-o", tmp_path / "libRuntime.Base.so", tmp_path / "newer.c",
-        "-Wl,-soname,libRuntime.Base.so", f"-Wl,--version-script={tmp_path / 'v.map'}")
+        "-Wl,-soname,libRuntime.Base.so.10", f"-Wl,--version-script={tmp_path / 'v.map'}")
     (tmp_path / "app.c").write_text(
         "unsigned long long InitializeRuntimeBase(void); int RhNewerApi(void);\n"
         "int main(void) { return (int)InitializeRuntimeBase() + RhNewerApi(); }\n")
@@ -50,7 +50,7 @@ def test_missing_export_is_reported_by_app_and_symbol(pipeline, tmp_path):
     assert code == 1
     assert result["violations"] == [{
         "app": str(tmp_path / "app"), "symbol": "RhNewerApi",
-        "problem": "imported from libRuntime.Base.so, which does not export it"}]
+        "problem": "imported from libRuntime.Base.so.10, which does not export it"}]
 
 
 def test_truncated_and_non_binary_inputs_get_one_line_errors(pipeline, tmp_path):

@@ -68,7 +68,8 @@ def test_manifest_schema_rejects_escaping_paths(tmp_path):
     manifest = {"schema_version": 1, "name": "Runtime.Base", "version": "1.0", "rid": "linux-x64",
                 "source": {"kind": "reference", "commit": None, "dirty": False}, "source_date_epoch": 0,
                 "configuration": "Release", "library": "lib/x.so", "link": ["lib/x.so"], "include": [],
-                "soname": "x.so", "build_id": "ab", "exports": [{"name": "f", "kind": "function"}],
+                "soname": "x.so", "major": 1, "links": [],
+                "floor": {"glibc": "2.34", "dlls": {}, "declared": {"glibc": "2.36", "dlls": []}}, "build_id": "ab", "exports": [{"name": "f", "kind": "function"}],
                 "abi_hash": "0" * 64, "files": [], "symbols": {"archive": "s.tar.gz", "files": []}}
     schemas.validate("manifest", manifest, "m.json")
     for bad in ("../x.so", "/abs/x.so", "C:/x.so", "lib/../x.so", "lib\\x.so"):

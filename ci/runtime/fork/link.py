@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ci.core import cache
@@ -16,7 +16,7 @@ from ci.runtime import exports
 from ci.runtime.fork import driver, linkplan, stand_in
 from ci.runtime.fork.checkout import check_checkout, require_linux_split
 from ci.runtime.fork.layout import VERSIONS, ForkLayout, require
-from ci.runtime.output import BUILD_INFO, DEFAULT_LIBRARIES_CONFIGURATION, BuildOutput, Source
+from ci.runtime.output import BUILD_INFO, DEFAULT_LIBRARIES_CONFIGURATION, BuildOutput, Source, static_input
 
 #: The app-side products (ILC, reference assemblies, aotsdk), staged in the build output for the SDK package.
 SDK_DIR = "sdk"
@@ -65,9 +65,16 @@ def to_build_output(out: Path, part: linkplan.Part, checkout: Path, platform: Pl
     def rel(role: str) -> str:
         return part.outputs[role].relative_to(out).as_posix()
 
-    return BuildOutput(root=out, name="Runtime.Base", version=version(checkout, source.commit), rid=platform.rid,
+    text = version(checkout, source.commit)
+    return BuildOutput(root=out, name="Runtime.Base", version=text, rid=platform.rid,
                        configuration=configuration, source=source, library=rel("library"), link=(rel("link"),),
-                       debug=(rel("debug"),))
+                       debug=(rel("debug"),), toolchain=(f"{part.inputs[0].path.name} (from the fork's build) {text}",))
+
+
+def _compiled_in(part: linkplan.Part) -> tuple[dict, ...]:
+    """After ILC (the first input): the IL it compiles and the AOT SDK libraries linked in (for the SBOM)."""
+    return tuple(static_input(p.path, "library" if p.path.suffix in (".a", ".lib") else "object")
+                 for p in part.inputs[1:])
 
 
 def cache_paths(request: driver.BuildRequest) -> list[Path]:
@@ -114,7 +121,7 @@ def build_runtime_base(checkout: Path, platform: Platform, out: Path, configurat
         (out / SDK_DIR / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(product.path, out / SDK_DIR / rel)
     stand_in.record(out, stand_ins)
-    result = to_build_output(out, part, checkout, platform, configuration)
+    result = replace(to_build_output(out, part, checkout, platform, configuration), static_inputs=_compiled_in(part))
     result.write()
     cache.mark_fresh(out / cache.STAMP, key)
     return result, True
