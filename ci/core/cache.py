@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ci.core.fs import atomic_write_text
+from ci.core.fs import atomic_write_text, sha256_file
 
 
 #: The file in a stage's output directory that holds the digest of the inputs it was made from.
@@ -20,7 +20,7 @@ def digest(files: Mapping[str, Path], extra: object = None) -> str:
     h = hashlib.sha256()
     for label, path in sorted(files.items()):
         h.update(label.encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        h.update(bytes.fromhex(sha256_file(path)))
     h.update(json.dumps(extra, sort_keys=True).encode())
     return h.hexdigest()
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from ci.core.errors import InputError
-from ci.core.fs import atomic_output
+from ci.core.fs import atomic_output, sha256_file  # noqa: F401  (sha256_file: re-exported)
 
 _CHUNK = 1 << 20
 _LEVEL = 9
@@ -55,18 +55,6 @@ _CORRUPT = (
     NotImplementedError,  # zip compression method zipfile cannot read
     UnicodeDecodeError,  # zip name flagged UTF-8 that is not
 )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks so large packages never sit in memory."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                digest.update(chunk)
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    return digest.hexdigest()
 
 
 # --- writing -----------------------------------------------------------------------------

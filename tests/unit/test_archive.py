@@ -310,7 +310,7 @@ def test_sha256_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"abc")
     abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert sha256_file(tmp_path / "f") == abc
-    with pytest.raises(InputError, match="missing: cannot read"):
+    with pytest.raises(InputError, match="missing: missing"):
         sha256_file(tmp_path / "missing")
 
 
