@@ -10,8 +10,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from rich.text import Text
-
 from ci import platforms
 from ci.cli import options
 from ci.core.console import console
@@ -26,11 +24,14 @@ def _finish(result: dict, as_json: bool, lines: list[str], problems: list[str], 
     if as_json:
         _print_json(result)
     else:
-        for line in lines:
-            console.print(line, markup=False)
-        for problem in problems:
-            console.print(Text.assemble(("problem ", "red"), problem), soft_wrap=True)
-        console.print(closing, markup=False)
+        # Plain lines need no rich (a quick verify should not pay for importing it).
+        print("\n".join(lines), end="\n" if lines else "", flush=True)
+        if problems:
+            from rich.text import Text
+
+            for problem in problems:
+                console.print(Text.assemble(("problem ", "red"), problem), soft_wrap=True)
+        print(closing, flush=True)
     return 0 if result["ok"] else 1
 
 

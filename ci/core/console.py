@@ -8,10 +8,29 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
+from functools import cache
+from typing import TYPE_CHECKING
 
-# Logs are read in wide CI viewers: do not wrap tables at 80 columns when not on a terminal.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@cache
+def _console() -> Console:
+    from rich.console import Console
+
+    # Logs are read in wide CI viewers: do not wrap tables at 80 columns when not on a terminal.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+class _OnFirstUse:
+    """The console, made on first use: importing rich costs ~35 ms that a quick command never needs."""
+
+    def __getattr__(self, name: str):
+        return getattr(_console(), name)
+
+
+console: Console = _OnFirstUse()  # type: ignore[assignment]
 
 
 def in_github_actions() -> bool:

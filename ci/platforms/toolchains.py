@@ -13,11 +13,14 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ci.core import cache
-from ci.runtime import exports
 from ci.core.resources import source_tree
 from ci.core.proc import run_tool, tool_version
+
+if TYPE_CHECKING:
+    from ci.runtime import exports
 
 
 
@@ -74,6 +77,8 @@ class GnuElf(_Gcc):
         return f"lib{name}.so"
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, listed: tuple[exports.Export, ...], epoch: int) -> Linked:
+        from ci.runtime import exports  # here: importing it loads the binary readers, which few commands need
+
         script = objects[0].parent / "exports.map"
         script.write_text(exports.version_script(listed))
         library = lib_dir / self.library_name
@@ -102,6 +107,8 @@ class _Windows:
         return f"{name}.dll"
 
     def _def_file(self, objects: Sequence[Path], listed: tuple[exports.Export, ...]) -> Path:
+        from ci.runtime import exports  # as above
+
         path = objects[0].parent / "Runtime.Base.def"
         path.write_text(exports.def_file(listed, self.library_name))
         return path
