@@ -15,7 +15,8 @@ from ci.redist.archive import sha256_file
 from ci.core.resources import source_tree
 from ci.core.errors import InputError
 from ci.platforms import Platform
-from ci.core.fs import atomic_write_text, fresh_output_dir, read_json
+from ci.core.fs import atomic_write_text, built_beside, read_json
+from ci.core.lock import locked
 from ci.redist.unpack import Unpacked, open_unpacked, unpack
 
 APP_SET = "apps.json"
@@ -61,20 +62,25 @@ def _link(platform: Platform, runtime: Unpacked, sources: list[Path], output: Pa
 
 
 def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | None = None) -> tuple[AppSet, bool]:
-    """Unpack `package` into out/runtime and link every app against it."""
+    """Unpack `package` into out/runtime and link every app against it. All is built beside `out`
+    and swapped in at the end (under the lock on `out`): a failure keeps the previous app set."""
     out = out.resolve()
     apps_dir = apps_dir or source_tree("reference") / "apps"
     described = _describe(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
-    stamp = out / cache.STAMP
-    key = cache.digest({**sources, "package": package}, [CFLAGS, platform.rid, platform.toolchain.identity()])
-    if cache.is_fresh(stamp, key, [out / APP_SET]):
-        return read_app_set(out), False
+    with locked(out):
+        key = cache.digest({**sources, "package": package}, [CFLAGS, platform.rid, platform.toolchain.identity()])
+        if cache.is_fresh(out / cache.STAMP, key, [out / APP_SET]):
+            return read_app_set(out), False
+        with built_beside(out, APP_SET, cache.STAMP) as new:
+            runtime = unpack(package, new / "runtime", expected_rid=platform.rid)
+            apps = _link_all(platform, runtime, described, apps_dir, new)
+            _write_app_set(AppSet(new, platform.rid, runtime, apps))
+            cache.mark_fresh(new / cache.STAMP, key)
+    return AppSet(out, platform.rid, Unpacked(out / "runtime", runtime.manifest), apps), True
 
-    fresh_output_dir(out, APP_SET, cache.STAMP)
-    runtime = unpack(package, out / "runtime")
-    if runtime.rid != platform.rid:
-        raise InputError(package, f"is a {runtime.rid} package, not {platform.rid}")
+
+def _link_all(platform: Platform, runtime: Unpacked, described: dict, apps_dir: Path, out: Path) -> tuple[App, ...]:
     apps: list[App] = []
     for name, spec in sorted(described["plugins"].items()):
         target = out / "bin" / "plugins" / platform.plugin_name(name)
@@ -85,10 +91,7 @@ def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | No
         target = out / "bin" / f"{name}{platform.exe_suffix}"
         _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, False, spec.get("defines", {}), apps_dir)
         apps.append(App(name, "exe", target.relative_to(out).as_posix(), tuple(spec.get("plugins", ()))))
-    app_set = AppSet(out, platform.rid, runtime, tuple(apps))
-    _write_app_set(app_set)
-    cache.mark_fresh(stamp, key)
-    return app_set, True
+    return tuple(apps)
 
 
 def _write_app_set(app_set: AppSet) -> None:

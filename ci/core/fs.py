@@ -160,11 +160,66 @@ def fresh_output_dir(out: Path, *stage_files: str) -> None:
     """Empty `out` for a stage's output. Only an empty directory or one this project made (it
     holds OUTPUT_MARKER, or one of the stage's own `stage_files`) is ever removed, so a mistyped
     --out cannot delete someone's files."""
+    check_replaceable(out, *stage_files)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / OUTPUT_MARKER).touch()
+
+
+def check_replaceable(out: Path, *stage_files: str) -> None:
+    """Refuse an `out` that is not a directory, or not empty and not made by us (see fresh_output_dir)."""
     if out.exists():
         if not out.is_dir():
             raise InputError(out, "exists and is not a directory")
         if any(out.iterdir()) and not any((out / f).exists() for f in (OUTPUT_MARKER, *stage_files)):
             raise InputError(out, "exists and was not made by runtime-base-ci: refusing to replace it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / OUTPUT_MARKER).touch()
+
+
+@contextlib.contextmanager
+def built_beside(out: Path, *stage_files: str) -> Iterator[Path]:
+    """Yield a new directory beside `out` to build in; it replaces `out` only when the block
+    completes, so a failure leaves the previous good output as it was. Leftovers of killed runs
+    (`.<name>.*.partial`) are removed first."""
+    out = Path(os.path.abspath(out))
+    check_replaceable(out, *stage_files)
+    check_name_limits(out)
+    for leftover in out.parent.glob(f".{out.name}.*.partial"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        os.chmod(new, 0o755)
+        (new / OUTPUT_MARKER).touch()
+    except OSError as exc:
+        raise os_error(out, exc, "cannot create") from None
+    try:
+        yield new
+        if not out.exists():
+            os.rename(new, out)
+        elif not exchange(new, out):  # no atomic swap here: a short moment without `out`
+            old = new.with_name(f"{new.name}.old.partial")
+            os.rename(out, old)
+            os.rename(new, out)
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise os_error(out, exc, "cannot write") from None
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one step (Linux renameat2 RENAME_EXCHANGE): a reader sees one or the
+    other, never a mix. False where the OS or file system cannot (the caller then falls back)."""
+    import ctypes  # here: only the package stage swaps
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise os_error(b, OSError(code, os.strerror(code)), "cannot swap in the new files")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ci.redist import archive
 from ci.core import cache
 from ci.core import schemas
+from ci.core.faults import checkpoint
+from ci.core.lock import locked
 from ci.binaries import read_binary
-from ci.redist.checksums import SUMS, read_sums, write_sums
+from ci.redist.checksums import SUMS, read_sums
+from ci.redist.dist import ARCHIVE_SUFFIXES, check_dist, clean_leftovers, transaction
 from ci.redist.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import InputError
 from ci.core.resources import data_file
@@ -21,7 +25,6 @@ from ci.runtime.output import BUILD_INFO, BuildOutput
 
 LAYOUT = data_file("layout.json")
 MANIFEST = "manifest.json"
-ARCHIVE_SUFFIXES = (".tar.gz", ".zip")
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,11 @@ def _placed(build: BuildOutput, layout: dict[str, str]) -> tuple[dict[str, Path]
     return files, symbols
 
 
-def _file_records(entries: dict[str, Path]) -> list[dict]:
+def _file_records(entries: dict[str, Path], sha256: dict[Path, str]) -> list[dict]:
+    """Each file's record; `sha256`: digests already computed (each file is read once to hash)."""
     return [
         {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
-         "sha256": archive.sha256_file(path)}
+         "sha256": sha256.get(path) or archive.sha256_file(path)}
         for name, path in sorted(entries.items())
     ]
 
@@ -71,7 +75,7 @@ def abi_hash(exports: list[dict]) -> str:
 
 
 def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path], symbols: dict[str, Path],
-                  epoch: int, symbols_archive: str) -> dict:
+                  epoch: int, symbols_archive: str, sha256: dict[Path, str] | None = None) -> dict:
     layout = _layout(platform)
     library_name = _place(layout, "library", build.library)
     binary = read_binary(files[library_name])
@@ -91,8 +95,9 @@ def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path]
         "build_id": binary.build_id,
         "exports": exports,
         "abi_hash": abi_hash(exports),
-        "files": _file_records(files),
-        "symbols": {"archive": symbols_archive, "files": _file_records(symbols)},
+        "files": _file_records(files, sha256 or {}),
+        "symbols": {"archive": symbols_archive, "files": _file_records(symbols, sha256 or {})},
+        "compression": archive.deflate_implementation(),
     }
 
 
@@ -101,37 +106,47 @@ def _layout(platform: Platform) -> dict[str, str]:
 
 
 def package(build_dir: Path, dist: Path) -> Package:
+    """Package a build output into `dist` (swapped in whole, under the dist lock); cached by inputs."""
     build = BuildOutput.read(build_dir)
     platform = get_platform(build.rid)
     epoch = source_date_epoch(build)
     stem = archive_stem(build.version, build.rid)
     suffix = platform.archive_suffix
     result = Package(dist / f"{stem}{suffix}", dist / f"{stem}-symbols{suffix}", dist / f"{stem}.{MANIFEST}", True)
-
-    dist.mkdir(parents=True, exist_ok=True)
-    stamp = dist / f".{stem}.inputs"
+    check_dist(dist)
     inputs = {f: build_dir / f for f in (*build.files(), *build.debug, BUILD_INFO)}
     inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
-    key = cache.digest(inputs, epoch)
-    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest]):
-        return Package(result.archive, result.symbols, result.manifest, rebuilt=False)
-
-    files, symbols = _placed(build, _layout(platform))
-    manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name)
-    staging = dist / f".{stem}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        schemas.dump("manifest", manifest, staging / MANIFEST)
-        write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
-        write(result.archive, {**files, MANIFEST: staging / MANIFEST}, epoch)
-        write(result.symbols, symbols, epoch)
-        (staging / MANIFEST).replace(result.manifest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    write_sums(dist, sorted(p.name for p in dist.iterdir() if p.name.endswith(ARCHIVE_SUFFIXES)))
-    cache.mark_fresh(stamp, key)
+    with locked(dist):
+        clean_leftovers(dist)
+        digests = {label: archive.sha256_file(path) for label, path in inputs.items()}  # each input read once
+        key = cache.key(digests, [epoch, archive.deflate_implementation()])
+        stamp = f".{stem}.inputs"
+        if cache.is_fresh(dist / stamp, key, [result.archive, result.symbols, result.manifest]):
+            return Package(result.archive, result.symbols, result.manifest, rebuilt=False)
+        files, symbols = _placed(build, _layout(platform))
+        sha256 = {inputs[label].resolve(): d for label, d in digests.items()}
+        sha256 = {path: sha256[path.resolve()] for path in (*files.values(), *symbols.values())
+                  if path.resolve() in sha256}
+        manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name, sha256)
+        with transaction(dist) as staged:
+            manifest_copy = staged.path(result.manifest.name)
+            schemas.dump("manifest", manifest, manifest_copy)
+            _write_archives(staged, suffix, {**files, MANIFEST: manifest_copy}, result.archive.name,
+                            symbols, result.symbols.name, epoch)
+            checkpoint("archives-written")
+            cache.mark_fresh(staged.path(stamp), key)
     return result
+
+
+def _write_archives(staged, suffix: str, files: dict[str, Path], name: str, symbols: dict[str, Path],
+                    symbols_name: str, epoch: int) -> None:
+    """The runtime and symbols archives, side by side when there is a core for each (zlib and
+    sha256 release the GIL, so threads run them in parallel)."""
+    write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
+    jobs = [(staged.path(name), files, MANIFEST), (staged.path(symbols_name), symbols, None)]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        done = list(pool.map(lambda job: write(job[0], job[1], epoch, first=job[2]), jobs))
+    staged.sums.update({name: done[0], symbols_name: done[1]})
 
 
 def find_package(dist: Path, platform: Platform) -> Path:
@@ -140,9 +155,10 @@ def find_package(dist: Path, platform: Platform) -> Path:
     found = sorted(p for p in dist.glob(f"runtime-base-*-{platform.rid}{suffix}"))
     if len(found) != 1:
         raise InputError(dist, f"expected one runtime-base-<version>-{platform.rid}{suffix}, found {len(found)}")
-    expected = read_sums(dist / SUMS).get(found[0].name)
-    if expected is None:
-        raise InputError(dist / SUMS, f"does not list {found[0].name}")
-    if archive.sha256_file(found[0]) != expected:
-        raise InputError(found[0], f"sha256 does not match {SUMS}")
+    with locked(dist):  # not while a package run swaps dist/
+        expected = read_sums(dist / SUMS).get(found[0].name)
+        if expected is None:
+            raise InputError(dist / SUMS, f"does not list {found[0].name}")
+        if archive.sha256_file(found[0]) != expected:
+            raise InputError(found[0], f"sha256 does not match {SUMS}")
     return found[0]

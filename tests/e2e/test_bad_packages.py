@@ -58,6 +58,14 @@ def test_manifest_failing_its_schema_is_refused(pipeline, tmp_path):
 def test_file_not_matching_its_manifest_is_refused(pipeline, tmp_path):
     tampered = tmp_path / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
     _repack(_package(pipeline), tampered,
-            lambda name, data: data + b"/* changed */\n" if name.endswith(".h") else data)
+            lambda name, data: data.replace(b"e", b"E", 1) if name.endswith(".h") else data)  # same size
     done = run_ci("apps", "--package", tampered, "--out", tmp_path / "apps")
     assert_one_line_error(done, str(tampered), "include/RuntimeBase.h", "sha256")
+
+
+def test_file_of_another_size_than_listed_is_refused_before_it_is_written(pipeline, tmp_path):
+    grown = tmp_path / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
+    _repack(_package(pipeline), grown, lambda name, data: data + b"\0" * 4096 if name.endswith(".h") else data)
+    done = run_ci("apps", "--package", grown, "--out", tmp_path / "apps")
+    assert_one_line_error(done, str(grown), "include/RuntimeBase.h", "bytes, but manifest.json says")
+    assert not (tmp_path / "apps").exists()

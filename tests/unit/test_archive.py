@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.redist.archive import safe_extract, sha256_file, write_tar_gz, write_zip
+from ci.redist.archive import LEVEL, safe_extract, sha256_file, write_tar_gz, write_zip
 from ci.core.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,7 +186,7 @@ def test_gzip_header_has_no_name_and_no_time(tmp_path: Path, tree: dict[str, Pat
     assert head[:3] == b"\x1f\x8b\x08"
     assert head[3] & 0x08 == 0  # no FNAME
     assert head[4:8] == b"\0\0\0\0"  # MTIME
-    assert head[8:10] == b"\x02\xff"  # XFL: best compression; OS byte: constant
+    assert head[8:10] == b"\x00\xff"  # XFL: neither fastest nor best (level 6); OS byte: constant
 
 
 # --- what the zip holds ----------------------------------------------------------------
@@ -225,9 +225,9 @@ def test_zip_entries_are_normalized(tmp_path: Path, tree: dict[str, Path]) -> No
                 mode = 0o755 if TREE[name][1] else 0o644
                 assert info.external_attr == (stat.S_IFREG | mode) << 16
                 assert info.compress_type == zipfile.ZIP_DEFLATED
-                assert data == deflate(TREE[name][0], 9)
+                assert data == deflate(TREE[name][0], LEVEL)
                 assert zf.read(info) == TREE[name][0]
-    assert deflate(WORDS, 6) != deflate(WORDS, 9)  # so the level-9 check above means something
+    assert deflate(WORDS, 6) != deflate(WORDS, 9)  # so the level check above means something
 
 
 @pytest.mark.parametrize(
