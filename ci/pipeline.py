@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci.checks.apps import build_apps
+from ci.core.lock import locked
 from rich.text import Text
 
 from ci.core.errors import CiError
@@ -109,7 +111,17 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
     produce = [("package", existing_package)] if from_dist else [("build", build), ("package", package_)]
     steps: list[tuple[str, Callable[[StageResult], None]]] = [
         *produce, ("apps", apps), *((c, checks_by_name[c]) for c in checks)]
-    return _run_steps(rid, steps)
+    with locked(layout.build / rid):  # one run at a time on a platform's build tree
+        return _run_steps(rid, steps)
+
+
+def run_platforms(platforms: list[Platform], jobs: int, run: Callable[[Platform], list[StageResult]]) -> list[StageResult]:
+    """`run` for each platform, up to `jobs` at once (platforms share nothing but dist/, which the
+    package stage locks); results in the platforms' order, whatever order they finish in."""
+    if jobs <= 1 or len(platforms) <= 1:
+        return [r for p in platforms for r in run(p)]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return [r for results in pool.map(run, platforms) for r in results]
 
 
 def _how(mode: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,7 +52,8 @@ def _runtime_source(args: argparse.Namespace, title: str) -> Iterator[object]:
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from ci.core.proc import TOOL_SECONDS
-    from ci.pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform
+    from ci.core.lock import locked
+    from ci.pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform, run_platforms
     from ci.report import StageResult, publish_summary, table, write_report
 
     started = time.perf_counter()
@@ -63,13 +65,13 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                  else f"Packaging Runtime.Base: {description} for {rids}")
         console.print(first, markup=False, soft_wrap=True)
         layout = Layout(Path(args.build_dir), Path(args.dist))
-        results: list[StageResult] = []
-        for platform in selected:
-            checks = tuple(c for c in CHECKS if c in (args.check or DEFAULT_CHECKS))
-            results += run_platform(platform, layout, args.configuration, checks, from_dist=args.from_dist,
-                                    source=source)
-    report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started,
-                          TOOL_SECONDS)
+        checks = tuple(c for c in CHECKS if c in (args.check or DEFAULT_CHECKS))
+        results: list[StageResult] = run_platforms(
+            selected, args.jobs, lambda platform: run_platform(platform, layout, args.configuration, checks,
+                                                               from_dist=args.from_dist, source=source))
+    with locked(layout.dist):  # not while another run swaps dist/
+        report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started,
+                              TOOL_SECONDS)
     console.print(table(results))
     publish_summary(results)
     console.print(f"report: {layout.dist / 'report.json'}")
@@ -139,6 +141,12 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return int(value)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pipeline", help="build, package, apps, verify and share (what `nox -s package` runs)",
                        description="Build Runtime.Base, package it, link the apps against the package and check them.")
@@ -150,6 +158,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="checks after build/package/apps (repeatable); default: verify and share")
     p.add_argument("--from-dist", action="store_true",
                    help="use the package already in --dist (checked against SHA256SUMS) instead of building one")
+    p.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
+                   help="platforms run at once with --platform all or several (default: the number of cores)")
     options.build_dir(p)
     options.dist(p)
     p.set_defaults(func=cmd_pipeline)

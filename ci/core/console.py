@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +42,10 @@ def in_github_actions() -> bool:
 def progress(title: str) -> Iterator[None]:
     """A collapsible log group on GitHub, a spinner on a terminal; elapsed time at the end."""
     started = time.perf_counter()
-    if in_github_actions():
+    if threading.current_thread() is not threading.main_thread():  # platforms in parallel: one spinner at most
+        console.print(f"  {title} ...", markup=False)
+        yield
+    elif in_github_actions():
         print(f"::group::{title}", flush=True)
         try:
             yield
