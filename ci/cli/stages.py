@@ -55,6 +55,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from ci.core.lock import locked
     from ci.pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform, run_platforms
     from ci.report import StageResult, publish_summary, table, write_report
+    from ci.runtime.sources import ReferenceSource
 
     started = time.perf_counter()
     selected = platforms.select(args.platform)
@@ -66,8 +67,10 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         console.print(first, markup=False, soft_wrap=True)
         layout = Layout(Path(args.build_dir), Path(args.dist))
         checks = tuple(c for c in CHECKS if c in (args.check or DEFAULT_CHECKS))
+        # The fork builds in its own checkout's artifacts/, one platform at a time.
+        jobs = args.jobs if isinstance(source, ReferenceSource) else 1
         results: list[StageResult] = run_platforms(
-            selected, args.jobs, lambda platform: run_platform(platform, layout, args.configuration, checks,
+            selected, jobs, lambda platform: run_platform(platform, layout, args.configuration, checks,
                                                                from_dist=args.from_dist, source=source))
     with locked(layout.dist):  # not while another run swaps dist/
         report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started,
