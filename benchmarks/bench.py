@@ -34,17 +34,18 @@ class Run:
 
 
 def run(argv: list[str | Path], cwd: Path | None = None, shell: bool = False, env: dict | None = None) -> Run:
-    """Run to completion; wall time and peak RSS (from wait4, for this child alone)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv if not shell else argv[0], cwd=cwd, shell=shell, env={**_ENV, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {argv}\n{err.decode(errors='replace')[-2000:]}")
-    return Run(seconds, usage.ru_maxrss)
+    """Run to completion under GNU time: wall time, and the peak RSS of that command alone (a
+    child forked from this process would inherit its high-water mark)."""
+    with tempfile.NamedTemporaryFile("r", prefix="rbci-rss-") as rss:
+        command = ["sh", "-c", str(argv[0])] if shell else [str(a) for a in argv]
+        started = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *command], cwd=cwd,
+                              env={**_ENV, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"benchmark command failed ({done.returncode}): {command}\n"
+                             f"{done.stderr.decode(errors='replace')[-2000:]}")
+        return Run(seconds, int(rss.read().split()[-1]))
 
 
 def median(action: Callable[[], Run], repeat: int) -> Run:
@@ -78,9 +79,8 @@ def make_build(root: Path, repo: Path, symbols_bytes: int, sparse: bool = False)
         else:
             for path in _libraries():
                 with open(path, "rb") as f:
-                    out.write(f.read(symbols_bytes - out.tell()))
-                if out.tell() >= symbols_bytes:
-                    break
+                    while out.tell() < symbols_bytes and (chunk := f.read(min(1 << 20, symbols_bytes - out.tell()))):
+                        out.write(chunk)
     (root / "include").mkdir()
     shutil.copyfile(repo / "reference" / "runtime" / "include" / "RuntimeBase.h", root / "include" / "RuntimeBase.h")
     info = {"name": "Runtime.Base", "version": "10.0.0-bench", "rid": "linux-x64", "configuration": "Release",

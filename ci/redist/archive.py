@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from ci.core.errors import InputError
+from ci.redist.pgzip import ParallelGzipWriter
 from ci.core.fs import NAME_MAX, atomic_output, copy_stream, open_regular, os_error
 from ci.core.fs import sha256_file  # noqa: F401  (re-exported: the package's readers use it from here)
 
@@ -104,8 +105,8 @@ def write_tar_gz(dest: Path, entries: Mapping[str, Path], mtime: int, first: str
     layout = _layout(dest, entries, mtime, first)
     with atomic_output(dest) as out:
         hashing = _HashingWriter(out)
-        # No file name and mtime 0 in the gzip header: it must not record where or when we ran.
-        with gzip.GzipFile(filename="", mode="wb", fileobj=hashing, compresslevel=level, mtime=0) as gz:
+        # Deflated on every core, the same bytes whatever their number (see pgzip).
+        with ParallelGzipWriter(hashing, level) as gz:
             # GNU format: long names go in ././@LongLink records, and there are no PAX headers
             # (which would carry atime/ctime). utf-8 explicitly, whatever the locale says.
             with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8") as tar:
