@@ -40,11 +40,11 @@ def run(argv: list[str | Path], cwd: Path | None = None, shell: bool = False, en
         command = ["sh", "-c", str(argv[0])] if shell else [str(a) for a in argv]
         started = time.perf_counter()
         done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *command], cwd=cwd,
-                              env={**_ENV, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              env={**_ENV, **(env or {})}, capture_output=True)
         seconds = time.perf_counter() - started
         if done.returncode != 0:
-            raise SystemExit(f"benchmark command failed ({done.returncode}): {command}\n"
-                             f"{done.stderr.decode(errors='replace')[-2000:]}")
+            output = (done.stdout + done.stderr).decode(errors="replace")
+            raise SystemExit(f"benchmark command failed ({done.returncode}): {command}\n{output[-2000:]}")
         return Run(seconds, int(rss.read().split()[-1]))
 
 
