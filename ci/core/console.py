@@ -30,6 +30,15 @@ class _OnFirstUse:
     def __getattr__(self, name: str):
         return getattr(_console(), name)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(_console(), name, value)
+
+    def __enter__(self):
+        return _console().__enter__()
+
+    def __exit__(self, *exc) -> None:
+        _console().__exit__(*exc)
+
 
 console: Console = _OnFirstUse()  # type: ignore[assignment]
 
