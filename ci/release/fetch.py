@@ -51,7 +51,7 @@ def fetch(repo: str, tag: str, rid: str, dest: Path, gh: GitHub | None = None) -
         archive = _download(gh, assets, name, Path(tmp), where)
         if (actual := sha256_file(archive)) != sums[name]:
             raise InputError(f"{where} {name}", f"sha256 {actual} does not match {SUMS} ({sums[name]})")
-        unpacked = redist.unpack(archive, dest)
+        unpacked = redist.unpack(archive, dest, expected_rid=rid)
     return {"repo": repo, "tag": tag, "rid": rid, "archive": name, "sha256": sums[name], "dest": str(dest),
             "library": str(unpacked.library), "version": unpacked.manifest["version"],
             "requests": dict(sorted(gh.counts.items()))}
