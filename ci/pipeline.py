@@ -13,6 +13,7 @@ from ci.core.lock import locked
 from rich.text import Text
 
 from ci.core.errors import CiError
+from ci.core.fs import os_error
 from ci.redist.package import find_package, package
 from ci.platforms import Platform
 from ci.core.console import console, progress
@@ -141,10 +142,11 @@ def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]])
         with progress(f"{name} {rid}"):
             try:
                 step(result)
-            except CiError as exc:
-                console.print(Text.assemble((f"{name} {rid} failed: ", "red"), exc.message), soft_wrap=True)
-                result.status, result.summary = "failed", exc.message.splitlines()[0][:120]
-                result.details = {"error": exc.message}
+            except (CiError, OSError) as exc:
+                error = exc if isinstance(exc, CiError) else os_error(exc.filename or name, exc, f"{name} failed")
+                console.print(Text.assemble((f"{name} {rid} failed: ", "red"), error.message), soft_wrap=True)
+                result.status, result.summary = "failed", error.message.splitlines()[0][:120]
+                result.details = {"error": error.message}
         result.seconds = time.perf_counter() - started
         if result.status == "failed":
             failed = name

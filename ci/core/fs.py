@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,8 +72,9 @@ def atomic_output(dest: Path) -> Iterator[BinaryIO]:
 def open_regular(path: Path, what: str = "file") -> BinaryIO:
     """Open an input for reading, refusing what is not a regular file before reading a byte:
     O_NONBLOCK so a FIFO cannot hang the open, fstat so /dev/zero or a directory is named, not read."""
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to hang on
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise InputError(path, "missing") from None
     except OSError as exc:
@@ -83,7 +85,8 @@ def open_regular(path: Path, what: str = "file") -> BinaryIO:
         kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
             "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
         raise InputError(path, f"is {kind}, not a {what}")
-    os.set_blocking(fd, True)
+    if nonblock:
+        os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 
 
@@ -211,6 +214,8 @@ def built_beside(out: Path, *stage_files: str) -> Iterator[Path]:
 def exchange(a: Path, b: Path) -> bool:
     """Swap two directories in one step (Linux renameat2 RENAME_EXCHANGE): a reader sees one or the
     other, never a mix. False where the OS or file system cannot (the caller then falls back)."""
+    if sys.platform != "linux":
+        return False
     import ctypes  # here: only the package stage swaps
 
     renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
