@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from ci.core.errors import InputError
-from ci.redist.pgzip import ParallelGzipWriter
+from ci.redist.pgzip import ParallelDeflate, ParallelGzipWriter
 from ci.core.fs import NAME_MAX, atomic_output, copy_stream, open_regular, os_error
 from ci.core.fs import sha256_file  # noqa: F401  (re-exported: the package's readers use it from here)
 
@@ -190,6 +190,8 @@ def _add_zip_member(
         info._compresslevel = level  # private in 3.11, but what ZipFile.open(info, "w") reads
         info.file_size = size  # lets zipfile choose ZIP64 up front, from the size alone
         with zf.open(info, mode="w") as out:
+            if hasattr(out, "_compressor"):  # zipfile's deflater (private since 3.x): ours uses every core
+                out._compressor = ParallelDeflate(level)
             copy_stream(data, out)
 
 

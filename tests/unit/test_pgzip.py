@@ -6,6 +6,7 @@ import gzip
 import io
 import random
 import subprocess
+import zipfile
 
 import pytest
 
@@ -49,3 +50,17 @@ def test_empty_input_is_a_valid_gzip():
 
 def test_the_size_is_close_to_one_stream():
     assert len(_gzip(2)) <= len(gzip.compress(DATA, 6)) * 1.01
+
+
+def test_zip_entries_are_deflated_in_blocks_and_read_back(tmp_path):
+    from ci.redist.archive import safe_extract, write_zip
+
+    (tmp_path / "big.bin").write_bytes(DATA)
+    write_zip(tmp_path / "a.zip", {"big.bin": tmp_path / "big.bin"}, 0)
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
+        assert zf.read("big.bin") == DATA and zf.testzip() is None
+        raw = zf.getinfo("big.bin")
+        assert raw.compress_size < len(gzip.compress(DATA, 6)) * 1.01
+    assert safe_extract(tmp_path / "a.zip", tmp_path / "out") == ["big.bin"]
+    done = subprocess.run(["unzip", "-p", tmp_path / "a.zip", "big.bin"], capture_output=True)
+    assert done.returncode == 0 and done.stdout == DATA
