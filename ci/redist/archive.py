@@ -217,7 +217,7 @@ class Limits:
     """What an archive may hold before extraction refuses it: checked from each member's header,
     before a byte of it is written, so a bomb or a hostile header costs nothing but the check."""
 
-    members: int = 10_000
+    members: int = 100_000  # a source snapshot with its .git; a package's own limits are far lower
     member_bytes: int = 2 << 30
     total_bytes: int = 4 << 30
     #: Bytes written per byte of archive; deflate cannot exceed ~1032, real binaries reach ~20.
@@ -325,12 +325,12 @@ def extract(archive: Path, dest: Path, limits: Limits = Limits(), accept: Accept
     return written
 
 
-def read_member(archive: Path, name: str, limit: int) -> bytes | None:
+def read_member(archive: Path, name: str, limit: int, limits: Limits = Limits()) -> bytes | None:
     """One member's bytes (at most `limit`), read before anything is extracted; None if absent.
-    A tar is scanned up to that member, under the same member and header limits."""
+    A tar is scanned up to that member, under `limits`."""
     archive = Path(archive)
     kind = _archive_kind(archive)
-    budget = _Budget(archive, Limits(), None)
+    budget = _Budget(archive, limits, None)
     with _reading(archive):
         if kind == "zip":
             with zipfile.ZipFile(archive) as zf:

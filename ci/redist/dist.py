@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ci.core.errors import InputError
 from ci.core.faults import checkpoint
-from ci.core.fs import exchange, os_error, sha256_file
+from ci.core.fs import atomic_output, copy_stream, exchange, os_error, sha256_file
 from ci.redist.checksums import SUMS, read_sums, write_sums_from
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".zip")
@@ -108,7 +108,11 @@ def _swap(root: Path, dist: Path) -> None:
         return
     if exchange(root, dist):
         return
-    # No atomic exchange here (not Linux): archives and manifests first, SHA256SUMS last.
+    # No atomic exchange here (not Linux, or dist/ is a mount point): each file copied in whole,
+    # archives and manifests first, SHA256SUMS last.
     for entry in sorted(root.iterdir(), key=lambda p: p.name == SUMS):
-        if entry.is_file():
-            os.replace(entry, dist / entry.name)
+        target = dist / entry.name
+        if not entry.is_file() or (target.exists() and target.samefile(entry)):
+            continue  # a directory, or a file hard-linked unchanged
+        with open(entry, "rb") as src, atomic_output(target) as out:
+            copy_stream(src, out)

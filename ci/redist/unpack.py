@@ -14,6 +14,10 @@ from ci.redist import archive
 from ci.redist.package import MANIFEST
 
 
+#: Before its manifest is read: a redistributable holds a handful of files.
+PACKAGE_LIMITS = archive.Limits(members=10_000)
+
+
 @dataclass(frozen=True)
 class Unpacked:
     root: Path
@@ -100,7 +104,7 @@ def _admit_listed(manifest: dict, manifest_size: int):
 def unpack(package: Path, dest: Path, expected_rid: str | None = None) -> Unpacked:
     """Extract `package` into `dest` (new or empty), checking its manifest before anything is
     written; `expected_rid`: the platform the caller needs. Nothing half-done is left."""
-    raw = archive.read_member(package, MANIFEST, TEXT_MAX)
+    raw = archive.read_member(package, MANIFEST, TEXT_MAX, PACKAGE_LIMITS)
     if raw is None:
         raise InputError(package, f"{MANIFEST}: missing from the archive (not a Runtime.Base package)")
     try:
@@ -109,7 +113,7 @@ def unpack(package: Path, dest: Path, expected_rid: str | None = None) -> Unpack
         raise InputError(package, f"{MANIFEST}: not UTF-8 text") from None
     manifest = _validated(parse_json(text, f"{package}: {MANIFEST}"), package, expected_rid)
     accept, total = _admit_listed(manifest, len(raw))
-    limits = archive.Limits(members=2 * len(manifest["files"]) + 64, total_bytes=total)
+    limits = archive.Limits(members=2 * len(manifest["files"]) + 64, total_bytes=total)  # files and their dirs
     # durable: written back now, so the files' pages show as clean when mapped (share measures them)
     digests = archive.extract(package, dest, limits, accept, durable=True)
     try:

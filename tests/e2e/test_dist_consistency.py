@@ -113,3 +113,18 @@ def test_a_full_disk_is_one_line_with_exit_3_and_leaves_nothing(build, small_dis
     done = run_ci("package", "--build", build, "--dist", small_disk / "dist")
     assert_one_line_error(done, "no space left on the device", code=3)
     assert sorted(p.name for p in small_disk.iterdir()) == [".dist.lock"]
+
+
+def test_a_dist_that_is_a_mount_point_is_updated_in_place(build, tmp_path):
+    """No atomic swap is possible there (nor hard links into it): each file is copied in whole."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dist], check=True)
+    try:
+        assert _package(build, dist, 1_000_000_000).returncode == 0
+        done = _package(build, dist, 1_100_000_000)
+        assert done.returncode == 0, done.stderr
+        assert _epoch_of_set(dist) == 1_100_000_000
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".staging")]
+    finally:
+        subprocess.run(["umount", dist], check=True)
