@@ -110,10 +110,12 @@ def test_thousands_of_members_before_the_manifest_are_refused_without_unpacking(
 
 
 @pytest.mark.parametrize("kind, why", [
-    ("missing", "missing"), ("directory", "is a directory"), ("fifo", "is a FIFO"), ("dev-zero", "is a device")])
+    ("missing", "missing"), ("directory", "is a directory"), ("fifo", "is a FIFO"), ("dev-zero", "is a device"),
+    ("unreadable", "cannot read: Input/output error")])
 def test_a_package_that_is_not_a_file_is_one_line_without_hanging(tmp_path, kind, why):
     package = {"missing": tmp_path / "nope.tar.gz", "directory": tmp_path, "fifo": tmp_path / "pipe.tar.gz",
-               "dev-zero": Path("/dev/zero")}[kind]
+               "dev-zero": Path("/dev/zero"),
+               "unreadable": Path("/proc/self/mem")}[kind]  # a regular file whose read fails, even for root
     if kind == "fifo":
         os.mkfifo(package)
     argv = [sys.executable, "-m", "ci", "apps", "--package", str(package), "--out", str(tmp_path / "apps")]
