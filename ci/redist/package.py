@@ -16,7 +16,7 @@ from ci.core.faults import checkpoint
 from ci.core.lock import locked
 from ci.binaries import read_binary
 from ci.redist.checksums import SUMS, read_sums
-from ci.redist.dist import ARCHIVE_SUFFIXES, check_dist, clean_leftovers, transaction
+from ci.redist.dist import ARCHIVE_SUFFIXES, Staged, check_dist, clean_leftovers, transaction
 from ci.redist.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import InputError
 from ci.core.resources import data_file
@@ -60,10 +60,10 @@ def _placed(build: BuildOutput, layout: dict[str, str]) -> tuple[dict[str, Path]
 
 
 def _file_records(entries: dict[str, Path], sha256: dict[Path, str]) -> list[dict]:
-    """Each file's record; `sha256`: digests already computed (each file is read once to hash)."""
+    """Each file's record; `sha256`: digests already computed by resolved path (each file is read once to hash)."""
     return [
         {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
-         "sha256": sha256.get(path) or archive.sha256_file(path)}
+         "sha256": sha256.get(path.resolve()) or archive.sha256_file(path)}
         for name, path in sorted(entries.items())
     ]
 
@@ -124,10 +124,8 @@ def package(build_dir: Path, dist: Path) -> Package:
         if cache.is_fresh(dist / stamp, key, [result.archive, result.symbols, result.manifest]):
             return Package(result.archive, result.symbols, result.manifest, rebuilt=False)
         files, symbols = _placed(build, _layout(platform))
-        sha256 = {inputs[label].resolve(): d for label, d in digests.items()}
-        sha256 = {path: sha256[path.resolve()] for path in (*files.values(), *symbols.values())
-                  if path.resolve() in sha256}
-        manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name, sha256)
+        by_path = {path.resolve(): digests[label] for label, path in inputs.items()}
+        manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name, by_path)
         with transaction(dist) as staged:
             manifest_copy = staged.path(result.manifest.name)
             schemas.dump("manifest", manifest, manifest_copy)
@@ -138,7 +136,7 @@ def package(build_dir: Path, dist: Path) -> Package:
     return result
 
 
-def _write_archives(staged, suffix: str, files: dict[str, Path], name: str, symbols: dict[str, Path],
+def _write_archives(staged: Staged, suffix: str, files: dict[str, Path], name: str, symbols: dict[str, Path],
                     symbols_name: str, epoch: int) -> None:
     """The runtime and symbols archives, side by side when there is a core for each (zlib and
     sha256 release the GIL, so threads run them in parallel)."""
