@@ -1,14 +1,29 @@
 """Nox sessions: each a few lines calling into the `ci` package."""
 
+import hashlib
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["package"]
 nox.options.reuse_venv = "yes"  # a rerun with nothing changed reinstalls nothing
+nox.options.default_venv_backend = "uv|virtualenv"  # uv where installed (nox[uv]), else virtualenv
+
+
+def _install(session: nox.Session, spec: str) -> None:
+    """`pip install -e SPEC`, skipped when pyproject.toml is unchanged since the last one into this venv
+    (an editable install picks up source changes by itself)."""
+    stamp = Path(session.virtualenv.location) / ".runtime-base-ci-installed"
+    key = hashlib.sha256(Path("pyproject.toml").read_bytes() + spec.encode()).hexdigest()
+    if stamp.is_file() and stamp.read_text() == key:
+        return
+    session.install("-e", spec, env={"UV_COMPILE_BYTECODE": "1"})  # as pip does: no compiling at every start
+    stamp.write_text(key)
 
 
 def _ci(session: nox.Session, *args: str) -> None:
     """Install the project into the session and run `python -m ci ARGS`."""
-    session.install("-e", ".")
+    _install(session, ".")
     session.run("python", "-m", "ci", *args)
 
 
@@ -21,7 +36,7 @@ def package(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit and end-to-end tests with real compilers and processes."""
-    session.install("-e", ".[test]")
+    _install(session, ".[test]")
     session.run("pytest", *session.posargs)
 
 
@@ -39,8 +54,8 @@ def matrix(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: cold/warm pipeline, tool share, emulation cost, sizes (`-- --platform all`)."""
-    session.install("-e", ".")
+    """Benchmarks: issue-12's rows, each as a ratio to its reference tool measured in the same run."""
+    _install(session, ".")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

@@ -1,4 +1,5 @@
-"""`python -m benchmarks`: the pipeline benchmarks, as a table and as JSON."""
+"""`python -m benchmarks`: the performance table (each row a ratio to its reference tool, measured
+in the same run), printed and written as JSON (benchmarks/bench.schema.json)."""
 
 from __future__ import annotations
 
@@ -8,25 +9,26 @@ import sys
 from pathlib import Path
 
 from benchmarks import bench
-from ci import platforms
-from ci.core.console import console
-from ci.core.errors import CiError
-from ci.core.fs import atomic_write_text
+
+SCHEMA = Path(__file__).resolve().parent / "bench.schema.json"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
+    import jsonschema
+
+    from ci.core.fs import atomic_write_text
+
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    p.add_argument("--platform", action="append", metavar="RID", help="rid (repeatable) or 'all'; default: this machine's")
+    p.add_argument("--repo", type=Path, default=REPO, help="the checkout to measure (default: this one)")
     p.add_argument("--out", default="dist/bench.json", help="where the JSON results go (default: dist/bench.json)")
+    p.add_argument("--no-nox", action="store_true", help="leave out the nox row (it needs the session venv)")
     args = p.parse_args(argv)
-    try:
-        result = bench.run([pl.rid for pl in platforms.select(args.platform)])
-    except CiError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+    result = bench.run_all(args.repo.resolve(), with_nox=not args.no_nox)
+    jsonschema.validate(result, json.loads(SCHEMA.read_text()))
     bench.show(result)
     atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
-    console.print(f"benchmark results: {args.out}", markup=False)
+    print(f"benchmark results: {args.out}")
     return 0
 
 

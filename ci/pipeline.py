@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci.checks.apps import build_apps
 from ci.checks.csharp_apps import OUT as CSHARP, default_dotnet, stand_ins as csharp_stand_ins
 from ci.runtime.fork import stand_in
+from ci.core.lock import locked
 from rich.text import Text
 
 from ci.core.errors import CiError
+from ci.core.fs import os_error
 from ci.redist.package import find_package, package
 from ci.platforms import Platform
 from ci.core.console import console, progress
@@ -137,7 +140,17 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
     produce = [("package", existing_package)] if from_dist else [("build", build), ("package", package_)]
     steps: list[tuple[str, Callable[[StageResult], None]]] = [
         *produce, ("apps", apps), *((c, checks_by_name[c]) for c in checks)]
-    return _run_steps(rid, steps)
+    with locked(layout.build / rid):  # one run at a time on a platform's build tree
+        return _run_steps(rid, steps)
+
+
+def run_platforms(platforms: list[Platform], jobs: int, run: Callable[[Platform], list[StageResult]]) -> list[StageResult]:
+    """`run` for each platform, up to `jobs` at once (platforms share nothing but dist/, which the
+    package stage locks); results in the platforms' order, whatever order they finish in."""
+    if jobs <= 1 or len(platforms) <= 1:
+        return [r for p in platforms for r in run(p)]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return [r for results in pool.map(run, platforms) for r in results]
 
 
 def _stand_ins(r: StageResult, names: list[str]) -> list[str]:
@@ -165,10 +178,11 @@ def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]])
         with progress(f"{name} {rid}"):
             try:
                 step(result)
-            except CiError as exc:
-                console.print(Text.assemble((f"{name} {rid} failed: ", "red"), exc.message), soft_wrap=True)
-                result.status, result.summary = "failed", exc.message.splitlines()[0][:120]
-                result.details = {"error": exc.message}
+            except (CiError, OSError) as exc:
+                error = exc if isinstance(exc, CiError) else os_error(exc.filename or name, exc, f"{name} failed")
+                console.print(Text.assemble((f"{name} {rid} failed: ", "red"), error.message), soft_wrap=True)
+                result.status, result.summary = "failed", error.message.splitlines()[0][:120]
+                result.details = {"error": error.message}
         result.seconds = time.perf_counter() - started
         if result.status == "failed":
             failed = name

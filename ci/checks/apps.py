@@ -15,7 +15,8 @@ from ci.redist.archive import sha256_file
 from ci.core.resources import source_tree
 from ci.core.errors import InputError
 from ci.platforms import Platform
-from ci.core.fs import atomic_write_text, fresh_output_dir, read_json
+from ci.core.fs import atomic_write_text, built_beside, read_json
+from ci.core.lock import locked
 from ci.redist.unpack import Unpacked, open_unpacked, unpack
 
 APP_SET = "apps.json"
@@ -75,6 +76,8 @@ def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | No
 
 def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | None,
                  dotnet: Path | None) -> tuple[AppSet, bool]:
+    """All is built beside `out` and swapped in at the end (under the lock on `out`): a failure
+    keeps the previous app set."""
     from ci.checks import csharp_apps  # it builds on this module's app set
 
     out = out.resolve()
@@ -82,34 +85,35 @@ def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | 
     apps_dir = apps_dir or source_tree("reference") / "apps"
     described = _describe(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
-    stamp = out / cache.STAMP
-    key = cache.digest({**sources, "package": package, **csharp_apps.inputs()},
-                       [CFLAGS, platform.rid, platform.toolchain.identity(), str(dotnet)])
-    if cache.is_fresh(stamp, key, [out / APP_SET]):
-        return read_app_set(out), False
+    with locked(out):
+        key = cache.digest({**sources, "package": package, **csharp_apps.inputs()},
+                           [CFLAGS, platform.rid, platform.toolchain.identity(), str(dotnet)])
+        if cache.is_fresh(out / cache.STAMP, key, [out / APP_SET]):
+            return read_app_set(out), False
+        with built_beside(out, APP_SET, cache.STAMP) as new:
+            runtime = unpack(package, new / "runtime", expected_rid=platform.rid)
+            # The C apps are written against the reference runtime's C header; a fork package ships none.
+            c_apps = described if runtime.manifest["include"] else {"plugins": {}, "apps": {}}
+            apps = list(_link_all(platform, runtime, c_apps, apps_dir, new))
+            for name, exe in csharp_apps.build_csharp_apps(platform, runtime, package, new, dotnet):
+                apps.append(App(name, "exe", exe.relative_to(new).as_posix()))
+            _write_app_set(AppSet(new, platform.rid, runtime, tuple(apps)))
+            cache.mark_fresh(new / cache.STAMP, key)
+    return AppSet(out, platform.rid, Unpacked(out / "runtime", runtime.manifest), tuple(apps)), True
 
-    fresh_output_dir(out, APP_SET, cache.STAMP)
-    runtime = unpack(package, out / "runtime")
-    if runtime.rid != platform.rid:
-        raise InputError(package, f"is a {runtime.rid} package, not {platform.rid}")
+
+def _link_all(platform: Platform, runtime: Unpacked, described: dict, apps_dir: Path, out: Path) -> tuple[App, ...]:
     apps: list[App] = []
-    # The C apps are written against the reference runtime's C header; a fork package ships none.
-    c_apps = described if runtime.manifest["include"] else {"plugins": {}, "apps": {}}
-    for name, spec in sorted(c_apps["plugins"].items()):
+    for name, spec in sorted(described["plugins"].items()):
         target = out / "bin" / "plugins" / platform.plugin_name(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, True, spec.get("defines", {}), apps_dir)
         apps.append(App(name, "plugin", target.relative_to(out).as_posix()))
-    for name, spec in sorted(c_apps["apps"].items()):
+    for name, spec in sorted(described["apps"].items()):
         target = out / "bin" / f"{name}{platform.exe_suffix}"
         _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, False, spec.get("defines", {}), apps_dir)
         apps.append(App(name, "exe", target.relative_to(out).as_posix(), tuple(spec.get("plugins", ()))))
-    for name, exe in csharp_apps.build_csharp_apps(platform, runtime, package, out, dotnet):
-        apps.append(App(name, "exe", exe.relative_to(out).as_posix()))
-    app_set = AppSet(out, platform.rid, runtime, tuple(apps))
-    _write_app_set(app_set)
-    cache.mark_fresh(stamp, key)
-    return app_set, True
+    return tuple(apps)
 
 
 def _write_app_set(app_set: AppSet) -> None:

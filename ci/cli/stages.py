@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-from rich.text import Text
 
 from ci import platforms
 from ci.cli import options
@@ -26,11 +25,14 @@ def _finish(result: dict, as_json: bool, lines: list[str], problems: list[str], 
     if as_json:
         _print_json(result)
     else:
-        for line in lines:
-            console.print(line, markup=False)
-        for problem in problems:
-            console.print(Text.assemble(("problem ", "red"), problem), soft_wrap=True)
-        console.print(closing, markup=False)
+        # Plain lines need no rich (a quick verify should not pay for importing it).
+        print("\n".join(lines), end="\n" if lines else "", flush=True)
+        if problems:
+            from rich.text import Text
+
+            for problem in problems:
+                console.print(Text.assemble(("problem ", "red"), problem), soft_wrap=True)
+        print(closing, flush=True)
     return 0 if result["ok"] else 1
 
 
@@ -50,8 +52,10 @@ def _runtime_source(args: argparse.Namespace, title: str) -> Iterator[object]:
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from ci.core.proc import TOOL_SECONDS
-    from ci.pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform
+    from ci.core.lock import locked
+    from ci.pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform, run_platforms
     from ci.report import StageResult, publish_summary, table, write_report
+    from ci.runtime.sources import ReferenceSource
 
     started = time.perf_counter()
     selected = platforms.select(args.platform)
@@ -62,13 +66,15 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                  else f"Packaging Runtime.Base: {description} for {rids}")
         console.print(first, markup=False, soft_wrap=True)
         layout = Layout(Path(args.build_dir), Path(args.dist))
-        results: list[StageResult] = []
-        for platform in selected:
-            checks = tuple(c for c in CHECKS if c in (args.check or DEFAULT_CHECKS))
-            results += run_platform(platform, layout, args.configuration, checks, from_dist=args.from_dist,
-                                    source=source)
-    report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started,
-                          TOOL_SECONDS)
+        checks = tuple(c for c in CHECKS if c in (args.check or DEFAULT_CHECKS))
+        # The fork builds in its own checkout's artifacts/, one platform at a time.
+        jobs = args.jobs if isinstance(source, ReferenceSource) else 1
+        results: list[StageResult] = run_platforms(
+            selected, jobs, lambda platform: run_platform(platform, layout, args.configuration, checks,
+                                                               from_dist=args.from_dist, source=source))
+    with locked(layout.dist):  # not while another run swaps dist/
+        report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started,
+                              TOOL_SECONDS)
     console.print(table(results))
     publish_summary(results)
     console.print(f"report: {layout.dist / 'report.json'}")
@@ -145,6 +151,12 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return int(value)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pipeline", help="build, package, apps, verify and share (what `nox -s package` runs)",
                        description="Build Runtime.Base, package it, link the apps against the package and check them.")
@@ -156,6 +168,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="checks after build/package/apps (repeatable); default: verify and share")
     p.add_argument("--from-dist", action="store_true",
                    help="use the package already in --dist (checked against SHA256SUMS) instead of building one")
+    p.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
+                   help="platforms run at once with --platform all or several (default: the number of cores)")
     options.build_dir(p)
     options.dist(p)
     p.set_defaults(func=cmd_pipeline)

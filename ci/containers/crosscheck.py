@@ -84,10 +84,19 @@ def _compare_file(host: Path, boxed: Path, notes: Path) -> dict:
         return entry
     if host.name.endswith(ARCHIVE_SUFFIXES) and host.is_file() and boxed.is_file():
         entry["members"] = _compare_archives(host, boxed, notes / host.name)
+        entry["deflate"] = {"host": _deflate(host.parent), "container": _deflate(boxed.parent)}
         entry["diffoscope"] = _diffoscope(host, boxed, notes / f"{host.name}.diffoscope.txt")
     else:
         entry["why"] = _why(host, boxed)
     return entry
+
+
+def _deflate(dist: Path) -> str:
+    """Which deflate wrote a dist's archives (its manifests say): another zlib build gives other bytes."""
+    for path in sorted(dist.glob("*.manifest.json")):
+        if found := json.loads(path.read_text()).get("compression"):
+            return f"{found['library']} {found['version']} level {found['level']}"
+    return "not recorded"
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -167,6 +176,10 @@ def explanation(result: dict) -> list[str]:
         if entry["identical"]:
             continue
         lines.append(f"{entry['name']} differs" + (f" (diffoscope: {entry['diffoscope']})" if entry.get("diffoscope") else ""))
+        if deflate := entry.get("deflate"):
+            same = deflate["host"] == deflate["container"]
+            lines.append(f"  deflate: host {deflate['host']}, container {deflate['container']}"
+                         + ("" if same else " (different implementations: expect different bytes)"))
         for member in entry.get("members", []):
             lines += [f"  {member['path']}:", *(f"    {why}" for why in member["why"])]
         lines += [f"  {why}" for why in entry.get("why", [])]

@@ -31,7 +31,7 @@ from ci.redist.checksums import SUMS, write_sums
 from ci.core.errors import CiError
 from ci.core.git import git
 from ci.core.resources import checkout_root
-from ci.redist.package import SUMMED_SUFFIXES
+from ci.redist.dist import SUMMED_SUFFIXES
 from ci.platforms import Platform
 from ci.core.console import console, progress
 

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ci.core.fs import atomic_write_text
+from ci.core.fs import atomic_write_text, sha256_file
 
 
 #: The file in a stage's output directory that holds the digest of the inputs it was made from.
@@ -17,10 +17,15 @@ STAMP = ".inputs.sha256"
 
 def digest(files: Mapping[str, Path], extra: object = None) -> str:
     """sha256 over labelled files (label and content) and any JSON-able extra."""
+    return key({label: sha256_file(path) for label, path in files.items()}, extra)
+
+
+def key(digests: Mapping[str, str], extra: object = None) -> str:
+    """`digest` from per-file sha256s already known (a stage that also needs them hashes each file once)."""
     h = hashlib.sha256()
-    for label, path in sorted(files.items()):
+    for label, sha256 in sorted(digests.items()):
         h.update(label.encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        h.update(bytes.fromhex(sha256))
     h.update(json.dumps(extra, sort_keys=True).encode())
     return h.hexdigest()
 

@@ -4,14 +4,43 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
+from functools import cache
+from typing import TYPE_CHECKING
 
-# Logs are read in wide CI viewers: do not wrap tables at 80 columns when not on a terminal.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@cache
+def _console() -> Console:
+    from rich.console import Console
+
+    # Logs are read in wide CI viewers: do not wrap tables at 80 columns when not on a terminal.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+class _OnFirstUse:
+    """The console, made on first use: importing rich costs ~35 ms that a quick command never needs."""
+
+    def __getattr__(self, name: str):
+        return getattr(_console(), name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(_console(), name, value)
+
+    def __enter__(self):
+        return _console().__enter__()
+
+    def __exit__(self, *exc) -> None:
+        _console().__exit__(*exc)
+
+
+console: Console = _OnFirstUse()  # type: ignore[assignment]
 
 
 def in_github_actions() -> bool:
@@ -22,7 +51,10 @@ def in_github_actions() -> bool:
 def progress(title: str) -> Iterator[None]:
     """A collapsible log group on GitHub, a spinner on a terminal; elapsed time at the end."""
     started = time.perf_counter()
-    if in_github_actions():
+    if threading.current_thread() is not threading.main_thread():  # platforms in parallel: one spinner at most
+        console.print(f"  {title} ...", markup=False)
+        yield
+    elif in_github_actions():
         print(f"::group::{title}", flush=True)
         try:
             yield

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci.core.errors import CiError
+from ci.core.errors import CiError, EnvironmentProblem
 
 #: Wall seconds spent in each external tool in this process, for the report.
 TOOL_SECONDS: Counter[str] = Counter()
@@ -22,7 +22,7 @@ class ToolFailed(CiError):
 def require(tool: str) -> str:
     found = shutil.which(tool)
     if not found:
-        raise CiError(f"{tool}: not found on PATH (install it, see README 'Prerequisites')")
+        raise EnvironmentProblem(f"{tool}: not found on PATH (install it, see README 'Prerequisites')")
     return found
 
 

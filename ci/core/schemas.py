@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-
-import jsonschema
+from typing import TYPE_CHECKING
 
 from ci.core.errors import InputError
 from ci.core.resources import data_file
@@ -18,8 +17,14 @@ def schema_file(name: str) -> Path:
     return data_file(f"{name}.schema.json")
 
 
+if TYPE_CHECKING:
+    import jsonschema
+
+
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
+    import jsonschema  # on first use: it takes ~40 ms to import, more than most commands need
+
     schema = json.loads(schema_file(name).read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
@@ -27,7 +32,9 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
 
 def validate(name: str, data: object, source: Path | str) -> None:
     """Raise InputError naming `source` and the first violation, as one line."""
-    error = jsonschema.exceptions.best_match(_validator(name).iter_errors(data))
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator(name).iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         raise InputError(source, f"fails {name} schema at {where}: {error.message}")

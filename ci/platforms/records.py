@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ci.core.errors import CiError
+from ci.core.errors import BadInput, CiError
 from ci.platforms.toolchains import ClangCoff, GnuElf, MinGW, Toolchain
 
 RunMode = Literal["native", "qemu-user", "wine", "none"]
@@ -118,7 +118,7 @@ def get_platform(rid: str) -> Platform:
     try:
         return PLATFORMS[rid]
     except KeyError:
-        raise CiError(f"unknown platform {rid!r}; known: {', '.join(PLATFORMS)}") from None
+        raise BadInput(f"unknown platform {rid!r}; known: {', '.join(PLATFORMS)}") from None
 
 
 def select(rids: list[str] | None) -> list[Platform]:

@@ -26,7 +26,6 @@ from ci.core.proc import run_tool, tool_version
 from ci.platforms.hosttools import (Found, beside, first, header_dir, on_path, own_program, resource_headers,
                                    targets, writes)
 
-
 @dataclass(frozen=True)
 class Tools:
     """What a toolchain found on this host, by role."""

@@ -5,18 +5,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ci.redist.archive import sha256_file
 from ci.core.errors import InputError
-from ci.core.fs import atomic_write_text, read_text
+from ci.core.fs import atomic_write_text, read_text, sha256_file
 
 SUMS = "SHA256SUMS"
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *]([^/\\]+)$")
 
 
 def write_sums(dist: Path, names: list[str]) -> Path:
-    lines = [f"{sha256_file(dist / name)}  {name}\n" for name in sorted(names)]
+    return write_sums_from(dist, {name: sha256_file(dist / name) for name in names})
+
+
+def write_sums_from(dist: Path, sums: dict[str, str]) -> Path:
+    """SHA256SUMS from digests already known (computed while the files were written)."""
     path = dist / SUMS
-    atomic_write_text(path, "".join(lines))
+    atomic_write_text(path, "".join(f"{sums[name]}  {name}\n" for name in sorted(sums)))
     return path
 
 

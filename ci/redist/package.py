@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ci.redist import archive, floors, sbom
+from ci.redist import archive, floors
 from ci.core import cache
 from ci.core import schemas
+from ci.core.faults import checkpoint
+from ci.core.lock import locked
 from ci.binaries import Binary, read_binary
-from ci.redist.checksums import SUMS, read_sums, write_sums
+from ci.redist.checksums import SUMS, read_sums
+from ci.redist.dist import ARCHIVE_SUFFIXES, SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
 from ci.core.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import CiError, InputError
 from ci.core.resources import data_file
@@ -23,8 +26,6 @@ from ci.runtime.versioning import Version
 
 LAYOUT = data_file("layout.json")
 MANIFEST = "manifest.json"
-ARCHIVE_SUFFIXES = (".tar.gz", ".zip")
-SUMMED_SUFFIXES = (*ARCHIVE_SUFFIXES, sbom.SUFFIX)  # what SHA256SUMS (and so provenance and publish) covers
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,11 @@ def _placed(build: BuildOutput, layout: dict[str, str]) -> tuple[dict[str, Path]
     return files, symbols
 
 
-def _file_records(entries: dict[str, Path]) -> list[dict]:
+def _file_records(entries: dict[str, Path], sha256: dict[Path, str]) -> list[dict]:
+    """Each file's record; `sha256`: digests already computed by resolved path (each file is read once to hash)."""
     return [
         {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
-         "sha256": archive.sha256_file(path)}
+         "sha256": sha256.get(path.resolve()) or archive.sha256_file(path)}
         for name, path in sorted(entries.items()) if not path.is_symlink()
     ]
 
@@ -89,7 +91,7 @@ def abi_hash(exports: list[dict]) -> str:
 
 
 def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path], symbols: dict[str, Path],
-                  epoch: int, symbols_archive: str) -> dict:
+                  epoch: int, symbols_archive: str, sha256: dict[Path, str] | None = None) -> dict:
     layout = _layout(platform)
     library_name = _place(layout, "library", build.library)
     binary = read_binary(files[library_name])
@@ -113,8 +115,9 @@ def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path]
         "build_id": binary.build_id,
         "exports": exports,
         "abi_hash": abi_hash(exports),
-        "files": _file_records(files),
-        "symbols": {"archive": symbols_archive, "files": _file_records(symbols)},
+        "files": _file_records(files, sha256 or {}),
+        "symbols": {"archive": symbols_archive, "files": _file_records(symbols, sha256 or {})},
+        "compression": archive.deflate_implementation(),
     }
 
 
@@ -123,7 +126,8 @@ def _layout(platform: Platform) -> dict[str, str]:
 
 
 def package(build_dir: Path, dist: Path) -> Package:
-    from ci.redist import sdk  # it reads archives with unpack.py, which imports this module
+    """Package a build output into `dist` (swapped in whole, under the dist lock); cached by inputs."""
+    from ci.redist import sbom, sdk  # sdk reads archives with unpack.py, which imports this module
 
     build = BuildOutput.read(build_dir)
     platform = get_platform(build.rid)
@@ -133,38 +137,45 @@ def package(build_dir: Path, dist: Path) -> Package:
     sdk_files = sdk.staged(build_dir)
     sdk_archive = dist / f"{sdk.sdk_stem(build.version, build.rid)}{suffix}" if sdk_files else None
     result = Package(dist / f"{stem}{suffix}", dist / f"{stem}-symbols{suffix}", dist / f"{stem}.{MANIFEST}", True,
-                     dist / f"{stem}{sbom.SUFFIX}", sdk_archive)
-
-    dist.mkdir(parents=True, exist_ok=True)
-    stamp = dist / f".{stem}.inputs"
+                     dist / f"{stem}{SBOM_SUFFIX}", sdk_archive)
+    check_dist(dist)
     inputs = {f: build_dir / f for f in (*build.files(), *build.debug, BUILD_INFO)}
     inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
     inputs.update({f"sdk/{name}": path for name, path in sdk_files.items()})
-    key = cache.digest(inputs, epoch)
-    if cache.is_fresh(stamp, key, [result.archive, result.symbols, result.manifest, result.sbom,
-                                   *filter(None, [sdk_archive])]):
-        return Package(result.archive, result.symbols, result.manifest, False, result.sbom, sdk_archive)
-
-    files, symbols = _placed(build, _layout(platform))
-    manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name)
-    if sdk_files:
-        manifest["sdk"] = sdk.write_sdk(dist, build, sdk_files, epoch, suffix)[1]
-    staging = dist / f".{stem}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        schemas.dump("manifest", manifest, staging / MANIFEST)
-        write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
-        write(result.archive, {**_entries(files), MANIFEST: staging / MANIFEST}, epoch)
-        write(result.symbols, symbols, epoch)
-        sbom.write_sbom(build, manifest, staging / result.sbom.name)
-        (staging / MANIFEST).replace(result.manifest)
-        (staging / result.sbom.name).replace(result.sbom)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    write_sums(dist, sorted(p.name for p in dist.iterdir() if p.name.endswith(SUMMED_SUFFIXES)))
-    cache.mark_fresh(stamp, key)
+    with locked(dist):
+        clean_leftovers(dist)
+        digests = {label: archive.sha256_file(path) for label, path in inputs.items()}  # each input read once
+        key = cache.key(digests, [epoch, archive.deflate_implementation()])
+        stamp = f".{stem}.inputs"
+        outputs = [result.archive, result.symbols, result.manifest, result.sbom, *filter(None, [sdk_archive])]
+        if cache.is_fresh(dist / stamp, key, outputs):
+            return Package(result.archive, result.symbols, result.manifest, False, result.sbom, sdk_archive)
+        files, symbols = _placed(build, _layout(platform))
+        by_path = {path.resolve(): digests[label] for label, path in inputs.items()}
+        manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name, by_path)
+        with transaction(dist) as staged:
+            if sdk_files:
+                sdk_path, manifest["sdk"] = sdk.write_sdk(staged.root, build, sdk_files, epoch, suffix)
+                staged.sums[sdk_path.name] = manifest["sdk"]["sha256"]
+            manifest_copy = staged.path(result.manifest.name)
+            schemas.dump("manifest", manifest, manifest_copy)
+            _write_archives(staged, suffix, {**files, MANIFEST: manifest_copy}, result.archive.name,
+                            symbols, result.symbols.name, epoch)
+            sbom.write_sbom(build, manifest, staged.path(result.sbom.name))
+            checkpoint("archives-written")
+            cache.mark_fresh(staged.path(stamp), key)
     return result
+
+
+def _write_archives(staged: Staged, suffix: str, files: dict[str, Path], name: str, symbols: dict[str, Path],
+                    symbols_name: str, epoch: int) -> None:
+    """The runtime and symbols archives, side by side when there is a core for each (zlib and
+    sha256 release the GIL, so threads run them in parallel)."""
+    write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
+    jobs = [(staged.path(name), files, MANIFEST), (staged.path(symbols_name), symbols, None)]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        done = list(pool.map(lambda job: write(job[0], job[1], epoch, first=job[2]), jobs))
+    staged.sums.update({name: done[0], symbols_name: done[1]})
 
 
 def find_package(dist: Path, platform: Platform) -> Path:
@@ -173,9 +184,10 @@ def find_package(dist: Path, platform: Platform) -> Path:
     found = sorted(p for p in dist.glob(f"runtime-base-*-{platform.rid}{suffix}") if not p.name.startswith("runtime-base-sdk-"))
     if len(found) != 1:
         raise InputError(dist, f"expected one runtime-base-<version>-{platform.rid}{suffix}, found {len(found)}")
-    expected = read_sums(dist / SUMS).get(found[0].name)
-    if expected is None:
-        raise InputError(dist / SUMS, f"does not list {found[0].name}")
-    if archive.sha256_file(found[0]) != expected:
-        raise InputError(found[0], f"sha256 does not match {SUMS}")
+    with locked(dist):  # not while a package run swaps dist/
+        expected = read_sums(dist / SUMS).get(found[0].name)
+        if expected is None:
+            raise InputError(dist / SUMS, f"does not list {found[0].name}")
+        if archive.sha256_file(found[0]) != expected:
+            raise InputError(found[0], f"sha256 does not match {SUMS}")
     return found[0]

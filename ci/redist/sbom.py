@@ -22,10 +22,10 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from ci.core.errors import CiError
 from ci.core.fs import atomic_write_text
+from ci.redist.dist import SBOM_SUFFIX as SUFFIX
 from ci.runtime.output import BuildOutput
 
 SCHEMA = SchemaVersion.V1_6
-SUFFIX = ".cdx.json"
 #: Where each source lives; the reference runtime is part of this repository.
 _SOURCES = {"fork": ("AustinWise/runtime (split-runtime fork)", "https://github.com/AustinWise/runtime"),
             "reference": ("runtime-base-ci reference runtime", None)}

@@ -1,16 +1,22 @@
-"""Reading a redistributable: unpack safely, validate its manifest, check every file against it."""
+"""Reading a redistributable: its manifest first, then an extraction that admits only the files the
+manifest lists (with their sizes), then every file checked against its sha256."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from ci.redist import archive
 from ci.core import schemas
 from ci.core.errors import InputError
+from ci.core.fs import TEXT_MAX, parse_json
+from ci.redist import archive
 from ci.redist.package import MANIFEST
+
+
+#: Before its manifest is read: a redistributable holds a handful of files.
+PACKAGE_LIMITS = archive.Limits(members=10_000)
 
 
 @dataclass(frozen=True)
@@ -27,10 +33,29 @@ class Unpacked:
         return self.manifest["rid"]
 
 
-def check_files(root: Path, manifest: dict, source: Path) -> None:
-    """Every listed file present with its size and sha256, every listed link with its target, and nothing unlisted."""
+def check_manifest(manifest: dict, source: Path, expected_rid: str | None = None) -> None:
+    """What the schema cannot say: the manifest agrees with itself (and with the caller's platform)."""
+    if expected_rid is not None and manifest["rid"] != expected_rid:
+        raise InputError(source, f"is a {manifest['rid']} package, not {expected_rid}")
+    paths = [f["path"] for f in manifest["files"]]
+    if len(set(paths)) != len(paths):
+        raise InputError(source, f"{MANIFEST} lists a file twice")
+    if MANIFEST in paths:
+        raise InputError(source, f"{MANIFEST} lists itself")
+    linked = {link["path"] for link in manifest.get("links", [])}  # the ELF dev link apps link against
+    for role in ("library", "link", "include"):
+        value = manifest[role]
+        for name in [value] if isinstance(value, str) else value:
+            if name not in paths and not (role == "link" and name in linked):
+                raise InputError(source, f"{MANIFEST}: its {role} {name!r} is not among its files")
+
+
+def check_files(root: Path, manifest: dict, source: Path, digests: dict[str, str | None] | None = None) -> None:
+    """Every listed file present with its size and sha256, every listed link with its target, and
+    nothing unlisted. `digests`: the sha256s the extraction computed while writing (else the files
+    are read and hashed here)."""
     listed = {f["path"]: f for f in manifest["files"]}
-    links = {link["path"]: link["target"] for link in manifest["links"]}
+    links = {link["path"]: link["target"] for link in manifest.get("links", [])}
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.is_symlink()} - {MANIFEST}
     present_links = {p.relative_to(root).as_posix(): os.readlink(p) for p in root.rglob("*") if p.is_symlink()}
     if present_links != links:
@@ -42,11 +67,18 @@ def check_files(root: Path, manifest: dict, source: Path) -> None:
         path = root / name
         if not path.is_file():
             raise InputError(source, f"{name} is listed in {MANIFEST} but missing")
-        if path.stat().st_size != record["size"] or archive.sha256_file(path) != record["sha256"]:
+        sha256 = digests.get(name) if digests is not None else archive.sha256_file(path)
+        if path.stat().st_size != record["size"] or sha256 != record["sha256"]:
             raise InputError(source, f"{name} does not match its size/sha256 in {MANIFEST}")
 
 
-def open_unpacked(root: Path, source: Path | None = None) -> Unpacked:
+def _validated(manifest: object, source: Path, expected_rid: str | None) -> dict:
+    schemas.validate("manifest", manifest, f"{source}: {MANIFEST}")
+    check_manifest(manifest, source, expected_rid)
+    return manifest
+
+
+def open_unpacked(root: Path, source: Path | None = None, expected_rid: str | None = None) -> Unpacked:
     """Validate an unpacked redistributable; errors name `source` (the archive) when given."""
     try:
         manifest = schemas.load("manifest", root / MANIFEST)
@@ -54,8 +86,28 @@ def open_unpacked(root: Path, source: Path | None = None) -> Unpacked:
         if source is None:
             raise
         raise InputError(source, f"{MANIFEST}: {exc.problem}") from None
+    check_manifest(manifest, source or root, expected_rid)
     check_files(root, manifest, source or root)
     return Unpacked(root, manifest)
+
+
+def _admit_listed(manifest: dict, manifest_size: int):
+    """The extraction's gate: only the manifest, the files it lists at their listed sizes, and their
+    parent directories; anything else is refused before it is written."""
+    sizes = ({f["path"]: f["size"] for f in manifest["files"]} | {MANIFEST: manifest_size}
+             | {link["path"]: 0 for link in manifest.get("links", [])})  # a link member has no data
+    dirs = {str(parent) for name in sizes for parent in PurePosixPath(name).parents if str(parent) != "."}
+
+    def accept(name: str, size: int, is_dir: bool) -> str | None:
+        if is_dir:
+            return None if name in dirs else f"a directory not holding any file listed in {MANIFEST}"
+        if name not in sizes:
+            return f"not listed in {MANIFEST}"
+        if size != sizes[name]:
+            return f"{size} bytes, but {MANIFEST} says {sizes[name]}"
+        return None
+
+    return accept, sum(sizes.values())
 
 
 def symbols_archive_name(package_name: str) -> str:
@@ -66,24 +118,31 @@ def symbols_archive_name(package_name: str) -> str:
 
 def unpack_symbols(archive_path: Path, dest: Path, manifest: dict) -> None:
     """Extract a symbols archive (it has no manifest of its own) and check it against the package's."""
-    archive.safe_extract(archive_path, dest)
-    check_files(dest, {"files": manifest["symbols"]["files"], "links": []}, archive_path)
+    listed = {"files": manifest["symbols"]["files"], "links": []}
+    accept, total = _admit_listed(listed, 0)
+    limits = archive.Limits(members=2 * len(listed["files"]) + 64, total_bytes=total)
+    digests = archive.extract(archive_path, dest, limits, accept)
+    check_files(dest, listed, archive_path, digests)
 
 
-def _sync(root: Path) -> None:
-    """Write the unpacked files back now: durable, and their pages show as clean when mapped."""
-    for path in root.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-
-
-def unpack(package: Path, dest: Path) -> Unpacked:
-    """Extract `package` into `dest` (replaced), then validate it; nothing half-done is left."""
-    archive.safe_extract(package, dest)
-    _sync(dest)
+def unpack(package: Path, dest: Path, expected_rid: str | None = None) -> Unpacked:
+    """Extract `package` into `dest` (new or empty), checking its manifest before anything is
+    written; `expected_rid`: the platform the caller needs. Nothing half-done is left."""
+    raw = archive.read_member(package, MANIFEST, TEXT_MAX, PACKAGE_LIMITS)
+    if raw is None:
+        raise InputError(package, f"{MANIFEST}: missing from the archive (not a Runtime.Base package)")
     try:
-        return open_unpacked(dest, package)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(package, f"{MANIFEST}: not UTF-8 text") from None
+    manifest = _validated(parse_json(text, f"{package}: {MANIFEST}"), package, expected_rid)
+    accept, total = _admit_listed(manifest, len(raw))
+    limits = archive.Limits(members=2 * len(manifest["files"]) + 64, total_bytes=total)  # files and their dirs
+    # durable: written back now, so the files' pages show as clean when mapped (share measures them)
+    digests = archive.extract(package, dest, limits, accept, durable=True)
+    try:
+        check_files(dest, manifest, package, digests)
     except InputError:
         shutil.rmtree(dest, ignore_errors=True)
         raise
+    return Unpacked(dest, manifest)

@@ -115,7 +115,7 @@ def _fetch_into(gh: GitHub, repo: str, tag: str, rid: str, folder: Path,
     if (actual := sha256_file(archive)) != sums[name]:
         raise InputError(f"{where} {name}", f"sha256 {actual} does not match {SUMS} ({sums[name]})")
     try:
-        unpacked = redist.unpack(archive, folder / "package")
+        unpacked = redist.unpack(archive, folder / "package", expected_rid=rid)
     except InputError as exc:  # named by the release, not by the temporary folder that goes away
         raise InputError(f"{where} {name}", exc.problem) from None
     manifest = _check_manifest(unpacked.root, rid, f"{where} {name}")

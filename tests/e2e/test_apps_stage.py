@@ -41,3 +41,16 @@ def test_an_output_directory_not_made_here_is_never_deleted(pipeline, tmp_path):
     assert_one_line_error(run_ci("apps", "--package", package, "--out", mine), str(mine), "refusing to replace it")
     assert_one_line_error(run_ci("build", "--out", mine), str(mine), "refusing to replace it")
     assert (mine / "keep.txt").read_text() == "precious\n"
+
+
+def test_a_failed_rebuild_keeps_the_good_app_set(pipeline, tmp_path):
+    out = tmp_path / "apps"
+    package = pipeline["dist"] / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
+    assert run_ci("apps", "--package", package, "--out", out).returncode == 0
+    before = {p.relative_to(out): sha256_file(p) for p in out.rglob("*") if p.is_file()}
+    damaged = tmp_path / package.name
+    damaged.write_bytes(package.read_bytes()[:-100])  # cut: fails while unpacking, after the manifest is read
+    assert_one_line_error(run_ci("apps", "--package", damaged, "--out", out), str(damaged), "corrupt")
+    assert {p.relative_to(out): sha256_file(p) for p in out.rglob("*") if p.is_file()} == before
+    assert run_ci("share", "--apps", out).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".apps.lock", "apps", package.name]

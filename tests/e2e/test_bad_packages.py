@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
-from tests.conftest import assert_one_line_error, run_ci
+import pytest
+
+from tests.conftest import REPO, assert_one_line_error, run_ci
 
 RID = "linux-x64"
 
@@ -58,6 +64,65 @@ def test_manifest_failing_its_schema_is_refused(pipeline, tmp_path):
 def test_file_not_matching_its_manifest_is_refused(pipeline, tmp_path):
     tampered = tmp_path / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
     _repack(_package(pipeline), tampered,
-            lambda name, data: data + b"/* changed */\n" if name.endswith(".h") else data)
+            lambda name, data: data.replace(b"e", b"E", 1) if name.endswith(".h") else data)  # same size
     done = run_ci("apps", "--package", tampered, "--out", tmp_path / "apps")
     assert_one_line_error(done, str(tampered), "include/RuntimeBase.h", "sha256")
+
+
+def test_file_of_another_size_than_listed_is_refused_before_it_is_written(pipeline, tmp_path):
+    grown = tmp_path / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
+    _repack(_package(pipeline), grown, lambda name, data: data + b"\0" * 4096 if name.endswith(".h") else data)
+    done = run_ci("apps", "--package", grown, "--out", tmp_path / "apps")
+    assert_one_line_error(done, str(grown), "include/RuntimeBase.h", "bytes, but manifest.json says")
+    assert not (tmp_path / "apps").exists()
+
+
+def _edit_manifest(pipeline, tmp_path, edit_text):
+    broken = tmp_path / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
+    _repack(_package(pipeline), broken,
+            lambda name, data: edit_text(data.decode()).encode() if name == "manifest.json" else data)
+    return broken
+
+
+@pytest.mark.parametrize("edit, why", [
+    (lambda t: t.replace('"library": "lib/libRuntime.Base.so"', '"library": "lib/libOther.so"'),
+     "its library 'lib/libOther.so' is not among its files"),
+    (lambda t: t.replace(f'"rid": "{RID}"', f'"rid": "{RID}", "rid": "win-x64"'), "duplicate key 'rid'"),
+    (lambda t: t.replace(f'"rid": "{RID}"', '"rid": "linux-arm64"'), "is a linux-arm64 package, not linux-x64"),
+])
+def test_a_manifest_that_contradicts_itself_or_the_platform_is_refused(pipeline, tmp_path, edit, why):
+    broken = _edit_manifest(pipeline, tmp_path, edit)
+    done = run_ci("apps", "--platform", RID, "--package", broken, "--out", tmp_path / "apps")
+    assert_one_line_error(done, str(broken), why)
+    assert not (tmp_path / "apps").exists()
+
+
+def test_thousands_of_members_before_the_manifest_are_refused_without_unpacking(pipeline, tmp_path):
+    crowded = tmp_path / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz"
+    with tarfile.open(_package(pipeline)) as src, tarfile.open(crowded, "w:gz") as out:
+        for i in range(12_000):
+            out.addfile(tarfile.TarInfo(f"junk/{i}"), io.BytesIO(b""))
+        for member in src.getmembers():
+            out.addfile(member, src.extractfile(member) if member.isfile() else None)
+    done = run_ci("apps", "--package", crowded, "--out", tmp_path / "apps")
+    assert_one_line_error(done, str(crowded), "more than 10000 members")
+    assert not (tmp_path / "apps").exists()
+
+
+@pytest.mark.parametrize("kind, why", [
+    ("missing", "missing"), ("directory", "is a directory"), ("fifo", "is a FIFO"), ("dev-zero", "is a device"),
+    ("unreadable", "cannot read: Input/output error")])
+def test_a_package_that_is_not_a_file_is_one_line_without_hanging(tmp_path, kind, why):
+    package = {"missing": tmp_path / "nope.tar.gz", "directory": tmp_path, "fifo": tmp_path / "pipe.tar.gz",
+               "dev-zero": Path("/dev/zero"),
+               "unreadable": Path("/proc/self/mem")}[kind]  # a regular file whose read fails, even for root
+    if kind == "fifo":
+        os.mkfifo(package)
+    argv = [sys.executable, "-m", "ci", "apps", "--package", str(package), "--out", str(tmp_path / "apps")]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60)  # a hang fails here
+    assert_one_line_error(done, str(package), why)
+
+
+def test_an_unknown_platform_is_bad_input(tmp_path):
+    done = run_ci("pipeline", "--platform", "bogus", "--dist", tmp_path / "dist")
+    assert_one_line_error(done, "unknown platform 'bogus'", code=2)

@@ -8,6 +8,7 @@ import io
 import locale
 import os
 import random
+import resource
 import stat
 import struct
 import subprocess
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.redist.archive import safe_extract, sha256_file, write_tar_gz, write_zip
+from ci.redist.archive import (LEVEL, Limits, extract, read_member, safe_extract, sha256_file, write_tar_gz,
+                               write_zip)
 from ci.core.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,7 +188,7 @@ def test_gzip_header_has_no_name_and_no_time(tmp_path: Path, tree: dict[str, Pat
     assert head[:3] == b"\x1f\x8b\x08"
     assert head[3] & 0x08 == 0  # no FNAME
     assert head[4:8] == b"\0\0\0\0"  # MTIME
-    assert head[8:10] == b"\x02\xff"  # XFL: best compression; OS byte: constant
+    assert head[8:10] == b"\x00\xff"  # XFL: neither fastest nor best (level 6); OS byte: constant
 
 
 # --- what the zip holds ----------------------------------------------------------------
@@ -225,9 +227,9 @@ def test_zip_entries_are_normalized(tmp_path: Path, tree: dict[str, Path]) -> No
                 mode = 0o755 if TREE[name][1] else 0o644
                 assert info.external_attr == (stat.S_IFREG | mode) << 16
                 assert info.compress_type == zipfile.ZIP_DEFLATED
-                assert data == deflate(TREE[name][0], 9)
+                assert data == deflate(TREE[name][0], LEVEL)
                 assert zf.read(info) == TREE[name][0]
-    assert deflate(WORDS, 6) != deflate(WORDS, 9)  # so the level-9 check above means something
+    assert deflate(WORDS, 6) != deflate(WORDS, 9)  # so the level check above means something
 
 
 @pytest.mark.parametrize(
@@ -310,7 +312,7 @@ def test_sha256_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"abc")
     abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert sha256_file(tmp_path / "f") == abc
-    with pytest.raises(InputError, match="missing: cannot read"):
+    with pytest.raises(InputError, match="missing: missing"):
         sha256_file(tmp_path / "missing")
 
 
@@ -487,3 +489,130 @@ def test_text_file_is_not_an_archive(tmp_path: Path) -> None:
 
 def test_missing_archive(tmp_path: Path) -> None:
     assert_unreadable(tmp_path, tmp_path / "missing.zip", "cannot read archive")
+
+
+# --- safe_extract: bounded work ---------------------------------------------------------
+
+
+def assert_bounded(tmp_path: Path, archive: Path, why: str, limits: Limits = Limits()) -> None:
+    """Refused with one line, nothing written, and no more than a few MiB of memory used."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InputError, match=why) as err:
+        safe_extract(archive, tmp_path / "out", limits)
+    assert "\n" not in str(err.value) and str(err.value).startswith(f"{archive}: ")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 << 10  # KiB
+
+
+def zeros_tar_gz(path: Path, name: str, size: int) -> None:
+    """A gzip bomb: `size` zero bytes in one member, compressed about 1000:1."""
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        gz.write(info.tobuf(tarfile.GNU_FORMAT))
+        block = bytes(1 << 20)
+        for _ in range(size >> 20):
+            gz.write(block)
+        gz.write(bytes(1024))  # end of archive
+
+
+def test_gzip_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
+    zeros_tar_gz(tmp_path / "bomb.tar.gz", "zeros", 256 << 20)
+    assert (tmp_path / "bomb.tar.gz").stat().st_size < 2 << 20
+    assert_bounded(tmp_path, tmp_path / "bomb.tar.gz", "refused as a bomb")
+
+
+def test_zip_bomb_is_refused_from_its_directory(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("zeros", "w", force_zip64=True) as out:
+            for _ in range(256):
+                out.write(bytes(1 << 20))
+    assert_bounded(tmp_path, tmp_path / "bomb.zip", "refused as a bomb")
+
+
+def test_bomb_after_the_end_of_the_tar_is_not_inflated(tmp_path: Path) -> None:
+    zeros_tar_gz(tmp_path / "tail.tar.gz", "small", 0)
+    with gzip.open(tmp_path / "tail.tar.gz", "ab", compresslevel=1) as gz:  # a second gzip member of zeros
+        for _ in range(64):
+            gz.write(bytes(1 << 20))
+    assert_bounded(tmp_path, tmp_path / "tail.tar.gz", "bytes after the end of the tar")
+
+
+def test_member_over_the_size_limit(tmp_path: Path) -> None:
+    evil_tar(tmp_path / "big.tar.gz", "big", data=b"x" * 5000)
+    assert_bounded(tmp_path, tmp_path / "big.tar.gz", "'big': 5000 bytes, over the limit of 4096",
+                   Limits(member_bytes=4096))
+
+
+def test_too_many_members(tmp_path: Path) -> None:
+    with tarfile.open(tmp_path / "many.tar.gz", "w:gz") as tf:
+        for i in range(200):
+            add(tf, f"f{i}")
+    assert_bounded(tmp_path, tmp_path / "many.tar.gz", "more than 100 members", Limits(members=100))
+
+
+def test_long_name_header_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A 512 MiB GNU long-name header in a small archive: tarfile would read it whole."""
+    info = tarfile.TarInfo("././@LongLink")
+    info.type, info.size = tarfile.GNUTYPE_LONGNAME, 512 << 20
+    with gzip.open(tmp_path / "longname.tar.gz", "wb") as gz:
+        gz.write(info.tobuf(tarfile.USTAR_FORMAT) + b"a" * 4096)
+    assert_bounded(tmp_path, tmp_path / "longname.tar.gz", "long-name or PAX header of 536870912 bytes")
+
+
+@pytest.mark.parametrize("fmt, why", [("gnu", "GNU sparse file"), ("pax", "sparse file")])
+def test_sparse_members_are_refused(tmp_path: Path, fmt: str, why: str) -> None:
+    """GNU tar -S on a 3 GiB hole: a tiny archive that would write gigabytes."""
+    hole = tmp_path / "src" / "hole"
+    hole.parent.mkdir()
+    with open(hole, "wb") as f:
+        f.truncate(3 << 30)
+    archive = tmp_path / f"sparse-{fmt}.tar.gz"
+    subprocess.run(["tar", f"--format={fmt}", "-S", "-czf", archive, "-C", hole.parent, "hole"], check=True)
+    assert archive.stat().st_size < 64 << 10
+    assert_bounded(tmp_path, archive, why)
+
+
+@pytest.mark.parametrize("name, why", [
+    ("a" * 256, "over the limits"),
+    ("/".join(["d"] * 40) + "/f", "nested over 32 levels"),
+    ("/".join(["x" * 200] * 8), "over the limits"),
+])
+def test_names_over_the_limits(tmp_path: Path, name: str, why: str) -> None:
+    evil_tar(tmp_path / "names.tar.gz", name, data=b"x")
+    assert_bounded(tmp_path, tmp_path / "names.tar.gz", why)
+
+
+def test_accept_refuses_a_member_before_it_is_written(tmp_path: Path, tree: dict[str, Path]) -> None:
+    write_tar_gz(tmp_path / "p.tar.gz", tree, MTIME)
+    seen = []
+
+    def accept(name: str, size: int, is_dir: bool) -> str | None:
+        seen.append(name)
+        return "not wanted" if name == "bin/rbtool" else None
+
+    with pytest.raises(InputError, match="'bin/rbtool': not wanted; refused"):
+        safe_extract(tmp_path / "p.tar.gz", tmp_path / "out", accept=accept)
+    assert seen == EXPECTED_ORDER[:3] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("writer", [write_tar_gz, write_zip])
+def test_first_member_and_read_member(tmp_path: Path, tree: dict[str, Path], writer) -> None:
+    digest = writer(tmp_path / "p", tree, MTIME, first="share/words.txt")
+    assert digest == sha256_file(tmp_path / "p")  # hashed while written (tar) or once after (zip)
+    assert read_member(tmp_path / "p", "share/words.txt", 1 << 20) == WORDS
+    assert read_member(tmp_path / "p", "absent", 1 << 20) is None
+    with pytest.raises(InputError, match="over the limit of 10"):
+        read_member(tmp_path / "p", "share/words.txt", 10)
+    names = extract(tmp_path / "p", tmp_path / "out")
+    assert next(iter(names)) == "share/words.txt"
+    assert names["README.md"] == sha256_file(tmp_path / "out" / "README.md")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
+def test_only_a_regular_file_is_an_archive(tmp_path: Path, kind: str) -> None:
+    path = {"fifo": tmp_path / "pipe", "dev-zero": Path("/dev/zero"), "directory": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(InputError, match="cannot read archive: is a"):
+        safe_extract(path, tmp_path / "out")
