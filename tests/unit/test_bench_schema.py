@@ -30,3 +30,10 @@ def test_a_measured_row_without_its_reference_time_is_refused():
     del row["reference_seconds"]
     with pytest.raises(jsonschema.ValidationError, match="reference_seconds"):
         jsonschema.validate(_result([row]), schema)
+
+
+def test_the_reader_row_is_measured_against_readelf_and_valid():
+    schema = json.loads(SCHEMA.read_text())
+    (measured,) = bench.reader_rows()
+    assert measured["reference"].startswith("readelf") and measured["seconds"] > 0 and measured["ratio"] > 0
+    jsonschema.validate(_result([measured]), schema)
