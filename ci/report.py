@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ci.core import schemas
-from ci.core.console import append_job_summary, console
+from ci.core.console import append_job_summary
 
 STATUS_STYLE = {"ok": "green", "up to date": "cyan", "failed": "bold red", "not run": "yellow"}
 

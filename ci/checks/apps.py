@@ -97,6 +97,7 @@ def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | 
             apps = list(_link_all(platform, runtime, c_apps, apps_dir, new))
             for name, exe in csharp_apps.build_csharp_apps(platform, runtime, package, new, dotnet):
                 apps.append(App(name, "exe", exe.relative_to(new).as_posix()))
+            csharp_apps.relocate(new, out)
             _write_app_set(AppSet(new, platform.rid, runtime, tuple(apps)))
             cache.mark_fresh(new / cache.STAMP, key)
     return AppSet(out, platform.rid, Unpacked(out / "runtime", runtime.manifest), tuple(apps)), True

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from ci.core.errors import CiError
+from ci.core.fs import atomic_write_text
 from ci.platforms import Platform
 from ci.redist.sdk import sdk_of, unpack_sdk
 from ci.redist.unpack import Unpacked
@@ -63,6 +64,16 @@ def build_csharp_apps(platform: Platform, runtime: Unpacked, package: Path, out:
         built.append((app_name(part.name), part.outputs["exe"]))
     stand_in.record(work, ran)
     return built
+
+
+def relocate(built: Path, final: Path) -> None:
+    """The app set was built beside its final place: its response files (the record of each ILC and
+    link command) name the files where they will be after the swap. The binaries hold no such path
+    (the rpath is $ORIGIN-relative)."""
+    for rsp in sorted((built / OUT).rglob("*.rsp")):
+        text = rsp.read_text(encoding="utf-8")
+        if str(built) in text:
+            atomic_write_text(rsp, text.replace(str(built), str(final)))
 
 
 def stand_ins(app_set_root: Path) -> list[str]:

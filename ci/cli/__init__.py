@@ -40,7 +40,8 @@ class _Version(argparse.Action):
             found = version("runtime-base-ci")
         except PackageNotFoundError:  # run from a checkout that was never installed
             found = "unknown (not installed)"
-        parser.exit(message=f"{PROG} {found}\n")
+        print(f"{PROG} {found}")  # on stdout, as argparse's own version action prints it
+        parser.exit()
 
 
 def _groups_for(argv: list[str]) -> list[str]:

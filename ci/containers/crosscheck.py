@@ -4,22 +4,17 @@ section differ and why."""
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ci.redist import archive
-from ci import platforms
 from ci.core.errors import CiError
 from ci.core.resources import checkout_root
-from ci.containers.images import TARGETS
 from ci.platforms import Platform
-from ci.core.console import console
 
 STRING_SECTIONS = {".comment", ".debug_str", ".debug_line_str", ".dynstr", ".strtab"}
 PACKAGE_CHECKS = ["--check", "verify"]  # crosscheck compares packages; share needs no second run
@@ -77,7 +72,7 @@ def _is_package_file(path: Path) -> bool:
 
 
 def _compare_file(host: Path, boxed: Path, notes: Path) -> dict:
-    from ci.redist.package import ARCHIVE_SUFFIXES
+    from ci.redist.dist import ARCHIVE_SUFFIXES
 
     entry: dict = {"name": host.name, "identical": _same(host, boxed)}
     if entry["identical"]:

@@ -10,7 +10,6 @@ import functools
 import io
 import os
 import signal
-import subprocess
 import sys
 import tarfile
 import tempfile

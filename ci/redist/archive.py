@@ -24,7 +24,6 @@ import zipfile
 import zlib
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 

@@ -51,9 +51,11 @@ class Staged:
     def __init__(self, root: Path):
         self.root = root
         self.sums: dict[str, str] = {}
+        self.written: set[str] = set()  # names given out by path(): never the old file's sum
 
     def path(self, name: str) -> Path:
         (self.root / name).unlink(missing_ok=True)  # a hard link to the old file: never write through it
+        self.written.add(name)
         return self.root / name
 
 
@@ -71,7 +73,8 @@ def transaction(dist: Path) -> Iterator[Staged]:
         staged = Staged(root)
         yield staged
         archives = sorted(p.name for p in root.iterdir() if p.is_file() and p.name.endswith(SUMMED_SUFFIXES))
-        write_sums_from(root, {n: staged.sums.get(n) or old_sums.get(n) or sha256_file(root / n) for n in archives})
+        kept = {n: old_sums[n] for n in archives if n in old_sums and n not in staged.written}
+        write_sums_from(root, {n: staged.sums.get(n) or kept.get(n) or sha256_file(root / n) for n in archives})
         checkpoint("dist-staged")
         _swap(root, dist)
         checkpoint("dist-swapped")

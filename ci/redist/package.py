@@ -16,7 +16,7 @@ from ci.core.faults import checkpoint
 from ci.core.lock import locked
 from ci.binaries import Binary, read_binary
 from ci.redist.checksums import SUMS, read_sums
-from ci.redist.dist import ARCHIVE_SUFFIXES, SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
+from ci.redist.dist import SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
 from ci.core.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import CiError, InputError
 from ci.core.resources import data_file
@@ -159,7 +159,7 @@ def package(build_dir: Path, dist: Path) -> Package:
                 staged.sums[sdk_path.name] = manifest["sdk"]["sha256"]
             manifest_copy = staged.path(result.manifest.name)
             schemas.dump("manifest", manifest, manifest_copy)
-            _write_archives(staged, suffix, {**files, MANIFEST: manifest_copy}, result.archive.name,
+            _write_archives(staged, suffix, {**_entries(files), MANIFEST: manifest_copy}, result.archive.name,
                             symbols, result.symbols.name, epoch)
             sbom.write_sbom(build, manifest, staged.path(result.sbom.name))
             checkpoint("archives-written")
@@ -167,7 +167,7 @@ def package(build_dir: Path, dist: Path) -> Package:
     return result
 
 
-def _write_archives(staged: Staged, suffix: str, files: dict[str, Path], name: str, symbols: dict[str, Path],
+def _write_archives(staged: Staged, suffix: str, files: dict[str, archive.Entry], name: str, symbols: dict[str, Path],
                     symbols_name: str, epoch: int) -> None:
     """The runtime and symbols archives, side by side when there is a core for each (zlib and
     sha256 release the GIL, so threads run them in parallel)."""

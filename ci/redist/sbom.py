@@ -22,7 +22,6 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from ci.core.errors import CiError
 from ci.core.fs import atomic_write_text
-from ci.redist.dist import SBOM_SUFFIX as SUFFIX
 from ci.runtime.output import BuildOutput
 
 SCHEMA = SchemaVersion.V1_6

@@ -6,7 +6,6 @@ sha256, the manifest's schema and files, its rid (the one asked for) and its lib
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -14,11 +13,9 @@ from pathlib import Path
 
 from ci import platforms
 from ci.core.errors import CiError, InputError
-from ci.core.fs import read_text
 from ci.redist import unpack as redist
 from ci.redist.archive import check_extract_dest, sha256_file
 from ci.redist.checksums import SUMS, read_sums
-from ci.redist.package import MANIFEST
 from ci.release.github import GitHub
 from ci.release.inputs import check_release
 
@@ -46,36 +43,6 @@ def _download(gh: GitHub, assets: dict[str, dict], name: str, folder: Path, wher
     path = folder / name
     gh.download(asset["url"], path, asset["size"])
     return path
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    """json's object_pairs_hook: a key given twice is refused, not silently the last one."""
-    seen: dict = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _DuplicateKey(key)
-        seen[key] = value
-    return seen
-
-
-def _check_manifest(root: Path, rid: str, source: str) -> dict:
-    """The unpacked manifest read once more, strictly: no key twice (a second "rid" must not decide
-    which platform this is), the rid asked for, and a library that is one of its files."""
-    try:
-        manifest = json.loads(read_text(root / MANIFEST), object_pairs_hook=_unique_keys)
-    except _DuplicateKey as exc:
-        raise InputError(source, f"{MANIFEST}: key {exc.key[:80]!r} appears more than once") from None
-    if manifest["rid"] != rid:
-        raise InputError(source, f"{MANIFEST} is for {manifest['rid']}, not {rid}")
-    if manifest["library"] not in {record["path"] for record in manifest["files"]}:
-        raise InputError(source, f"{MANIFEST}: library {manifest['library']!r} is not among its files")
-    return manifest
 
 
 def _workspace(dest: Path) -> tempfile.TemporaryDirectory:
@@ -118,7 +85,7 @@ def _fetch_into(gh: GitHub, repo: str, tag: str, rid: str, folder: Path,
         unpacked = redist.unpack(archive, folder / "package", expected_rid=rid)
     except InputError as exc:  # named by the release, not by the temporary folder that goes away
         raise InputError(f"{where} {name}", exc.problem) from None
-    manifest = _check_manifest(unpacked.root, rid, f"{where} {name}")
+    manifest = unpacked.manifest  # checked by unpack: schema, no key twice, the rid asked for, its library
     with_symbols = symbols is not None and _fetch_symbols(gh, assets, sums, name, manifest, folder, symbols, where)
     return name, sums[name], manifest, with_symbols
 

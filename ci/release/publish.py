@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ci.redist.archive import sha256_file
 from ci.redist.checksums import SUMS
-from ci.core.errors import CiError, InputError
+from ci.core.errors import CiError
 from ci.release import abi
 from ci.release.answers import RELEASE
 from ci.release.github import GitHub, GitHubError, Progress, Uncertain

@@ -85,7 +85,7 @@ def _edit_manifest(pipeline, tmp_path, edit_text):
 
 
 @pytest.mark.parametrize("edit, why", [
-    (lambda t: t.replace('"library": "lib/libRuntime.Base.so"', '"library": "lib/libOther.so"'),
+    (lambda t: t.replace('"library": "lib/libRuntime.Base.so.10"', '"library": "lib/libOther.so"'),
      "its library 'lib/libOther.so' is not among its files"),
     (lambda t: t.replace(f'"rid": "{RID}"', f'"rid": "{RID}", "rid": "win-x64"'), "duplicate key 'rid'"),
     (lambda t: t.replace(f'"rid": "{RID}"', '"rid": "linux-arm64"'), "is a linux-arm64 package, not linux-x64"),

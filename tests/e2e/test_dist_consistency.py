@@ -38,7 +38,7 @@ def _epoch_of_set(dist: Path) -> int:
         inside = tar.extractfile("manifest.json").read()
     assert (dist / f"{STEM}.manifest.json").read_bytes() == inside
     listed = {line.split()[1] for line in (dist / "SHA256SUMS").read_text().splitlines()}
-    assert listed == {f"{STEM}.tar.gz", f"{STEM}-symbols.tar.gz"}
+    assert listed == {f"{STEM}.tar.gz", f"{STEM}-symbols.tar.gz", f"{STEM}.cdx.json"}
     return json.loads(inside)["source_date_epoch"]
 
 

@@ -37,7 +37,6 @@ from tests.fixtures.fake_fork import (
     make_fork,
     products_file,
     touch,
-    windows,
 )
 
 pytestmark = pytest.mark.e2e

@@ -459,9 +459,9 @@ def _duplicated(first: str, last: str):
 
 
 @pytest.mark.parametrize("edit, problem", [
-    (_edited("rid", "linux-arm64"), "manifest.json is for linux-arm64, not linux-x64"),
-    (_duplicated("linux-arm64", "linux-x64"), "key 'rid' appears more than once"),
-    (_duplicated("linux-x64", "linux-arm64"), "manifest.json"),
+    (_edited("rid", "linux-arm64"), "is a linux-arm64 package, not linux-x64"),
+    (_duplicated("linux-arm64", "linux-x64"), "duplicate key 'rid'"),
+    (_duplicated("linux-x64", "linux-arm64"), "duplicate key 'rid'"),
     (_edited("library", "lib/libElsewhere.so"), "library 'lib/libElsewhere.so' is not among its files"),
     (_edited("library", None), "'library' is a required property"),
 ])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -66,7 +67,7 @@ def test_a_private_plugin_beside_the_shared_runtime_neither_refuses(savings_run,
                     apps / "bin" / "plugins" / "libplugin_b.so")
     report = _run(apps / "bin" / "plugin_host")
     shared, private = report["plugins"]
-    assert shared["instance"] == report["instance"] and shared["runtime_path"].endswith("libRuntime.Base.so")
+    assert shared["instance"] == report["instance"] and Path(shared["runtime_path"]).name.startswith("libRuntime.Base.so")
     assert private["instance"] != report["instance"]
     assert private["runtime_path"] == str((apps / "bin" / "plugins" / "libplugin_b.so").resolve())
 
