@@ -46,10 +46,9 @@ def cmd_abi(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("abi", help="ABI diff between two releases; fails on a break without a major version bump",
-                       description="Compare exports (names, kinds, symbol versions, PE ordinals) and, for ELF with "
-                                   "split symbols, types (abidiff) between two releases of Runtime.Base.")
+    p = options.command(sub, "abi", cmd_abi, options.as_json,
+                        help="ABI diff between two releases; fails on a break without a major version bump",
+                        description="Compare exports (names, kinds, symbol versions, PE ordinals) and, for ELF with "
+                                    "split symbols, types (abidiff) between two releases of Runtime.Base.")
     p.add_argument("--old", required=True, metavar="OLD", help=f"the earlier release: {SIDE_HELP}")
     p.add_argument("--new", required=True, metavar="NEW", help=f"the later release: {SIDE_HELP}")
-    options.as_json(p)
-    p.set_defaults(func=cmd_abi)

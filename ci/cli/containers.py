@@ -16,29 +16,26 @@ from ci.platforms import Platform
 
 def register(sub: argparse._SubParsersAction) -> None:
     base_image = {"help": "build on this image instead of the bootstrapped Debian"}
-    p = sub.add_parser("images", help="make the container images: Debian base and wheelhouse without a registry",
-                       description="Build the Linux images: a debootstrap base, a wheelhouse, the Dockerfile target.")
+    p = options.command(sub, "images", cmd_images,
+                        help="make the container images: Debian base and wheelhouse without a registry",
+                        description="Build the Linux images: a debootstrap base, a wheelhouse, the Dockerfile target.")
     options.platforms(p, linux_only=True)
     p.add_argument("--target", choices=TARGETS, action="append", help="Dockerfile target (repeatable); default: reference")
     p.add_argument("--base-image", **base_image)
-    p.set_defaults(func=cmd_images)
 
-    p = sub.add_parser("container-run", help="run a nox session in the platform's container: container-run package -- ARGS",
-                       description="Run a nox session in the platform's container on a snapshot of this checkout.")
-    options.platform(p)
+    p = options.command(sub, "container-run", cmd_container_run, options.platform, options.dist,
+                        help="run a nox session in the platform's container: container-run package -- ARGS",
+                        description="Run a nox session in the platform's container on a snapshot of this checkout.")
     p.add_argument("--target", choices=TARGETS, default="reference", help="Dockerfile target (default: reference)")
     p.add_argument("--base-image", **base_image)
-    options.dist(p)
     p.add_argument("session", help="the nox session to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the session after `--`")
-    p.set_defaults(func=cmd_container_run)
 
-    p = sub.add_parser("crosscheck", help="package on this machine and in the container; the bytes must match",
-                       description="Package here and in the container from one snapshot and compare the bytes.")
+    p = options.command(sub, "crosscheck", cmd_crosscheck, options.as_json,
+                        help="package on this machine and in the container; the bytes must match",
+                        description="Package here and in the container from one snapshot and compare the bytes.")
     options.platforms(p, linux_only=True)
     p.add_argument("--work", default="build/crosscheck", help="where both builds and crosscheck.json go, per rid")
-    options.as_json(p)
-    p.set_defaults(func=cmd_crosscheck)
 
 
 def _linux(rids: list[str] | None) -> list[Platform]:

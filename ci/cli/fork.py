@@ -105,29 +105,21 @@ def _github_output_option(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plan", help="write the fork's ILC and linker response files and print every command (dry run)",
-                       description="A dry run of the fork's build and link: response files and commands, nothing run.")
-    options.runtime_repo(p)
-    options.platform(p)
-    options.configurations(p)
-    options.fork_tools(p)
+    p = options.command(sub, "plan", cmd_plan, options.runtime_repo, options.platform, options.configurations,
+                        options.fork_tools,
+                        help="write the fork's ILC and linker response files and print every command (dry run)",
+                        description="A dry run of the fork's build and link: response files and commands, nothing run.")
     p.add_argument("--out", metavar="DIR", help="where the response files go (default: build/<rid>/plan)")
-    p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("fork-check", help="is the fork ready to build for a rid? (Linux: its split) a status, exit 0",
-                       description="Check the fork checkout for a rid; on Linux, whether the outplace bootstrapper "
-                                   "compiles (the Linux split). Prints 'ready: ...' or 'blocked: ...'.")
-    options.runtime_repo(p)
-    options.platform(p)
+    p = options.command(sub, "fork-check", cmd_fork_check, options.runtime_repo, options.platform,
+                        help="is the fork ready to build for a rid? (Linux: its split) a status, exit 0",
+                        description="Check the fork checkout for a rid; on Linux, whether the outplace bootstrapper "
+                                    "compiles (the Linux split). Prints 'ready: ...' or 'blocked: ...'.")
     _github_output_option(p, "ready=true|false and status=...")
-    p.set_defaults(func=cmd_fork_check)
 
-    p = sub.add_parser("fork-cache", help="the fork build's cache key and the paths to cache under it",
-                       description="Print the fork build's cache key (commit, changes, rid, configurations) and "
-                                   "the folders of ILC/link inputs that let a rerun skip the build.")
-    options.runtime_repo(p)
-    options.platform(p)
-    options.configurations(p)
+    p = options.command(sub, "fork-cache", cmd_fork_cache, options.runtime_repo, options.platform,
+                        options.configurations, help="the fork build's cache key and the paths to cache under it",
+                        description="Print the fork build's cache key (commit, changes, rid, configurations) and "
+                                    "the folders of ILC/link inputs that let a rerun skip the build.")
     p.add_argument("--relative-to", metavar="DIR", help="print paths relative to DIR (the CI workspace)")
     _github_output_option(p, "key=... and paths=...")
-    p.set_defaults(func=cmd_fork_cache)

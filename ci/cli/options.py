@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ci.runtime.output import (DEFAULT_CONFIGURATION, DEFAULT_LIBRARIES_CONFIGURATION, LIBRARIES_CONFIGURATIONS,
@@ -61,3 +62,13 @@ def as_json(p: argparse.ArgumentParser) -> None:
 def release(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", required=True, metavar="OWNER/NAME", help="the repository on GitHub")
     p.add_argument("--tag", required=True, help="the release's tag, e.g. v10.0.0")
+
+
+def command(sub: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int],
+            *uses: Callable[[argparse.ArgumentParser], None], help: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand: its parser, the shared options it takes (builders of this module), its function."""
+    p = sub.add_parser(name, help=help, description=description)
+    for use in uses:
+        use(p)
+    p.set_defaults(func=func)
+    return p

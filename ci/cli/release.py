@@ -120,26 +120,20 @@ def cmd_provenance(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the release subcommands to `python -m ci`."""
-    p = sub.add_parser("publish", help="publish dist/ as a GitHub release: draft, upload, verify, publish",
-                       description="Publish dist/ as a GitHub release; a rerun resumes and never duplicates.")
-    options.dist(p)
-    options.release(p)
+    p = options.command(sub, "publish", cmd_publish, options.dist, options.release, options.as_json,
+                        help="publish dist/ as a GitHub release: draft, upload, verify, publish",
+                        description="Publish dist/ as a GitHub release; a rerun resumes and never duplicates.")
     p.add_argument("--dry-run", action="store_true", help="list releases and assets, print the plan, write nothing")
     p.add_argument("--replace", action="store_true", help="overwrite draft assets whose content differs")
     p.add_argument("--previous", metavar="OLD", help="the previous release (see `abi --old`): refuse a breaking ABI "
                                                      "change without a major version bump; list the changes in the notes")
-    options.as_json(p)
-    p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("fetch", help="download a rid's package from a release, check SHA256SUMS, unpack it",
-                       description="Download one rid's package from a release, check it and unpack it.")
-    options.release(p)
+    p = options.command(sub, "fetch", cmd_fetch, options.release, options.as_json,
+                        help="download a rid's package from a release, check SHA256SUMS, unpack it",
+                        description="Download one rid's package from a release, check it and unpack it.")
     p.add_argument("--rid", required=True, help="the package's rid")
     p.add_argument("--dest", required=True, help="directory to unpack into (must not exist or be empty)")
-    options.as_json(p)
-    p.set_defaults(func=cmd_fetch)
 
-    p = sub.add_parser("provenance", help="write dist/provenance.intoto.json (SLSA provenance for SHA256SUMS)",
-                       description="SLSA v1 provenance (in-toto) for the files SHA256SUMS lists.")
-    options.dist(p)
-    p.set_defaults(func=cmd_provenance)
+    options.command(sub, "provenance", cmd_provenance, options.dist,
+                    help="write dist/provenance.intoto.json (SLSA provenance for SHA256SUMS)",
+                    description="SLSA v1 provenance (in-toto) for the files SHA256SUMS lists.")

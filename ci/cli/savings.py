@@ -47,12 +47,7 @@ def cmd_savings(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("savings", help="measure what the split saves against self-contained twins",
-                       description="Build the reference runtime, package it, link the apps split and "
-                                   "self-contained, then compare disk, memory and in-process runtime resources.")
-    options.platforms(p)
-    options.configurations(p)
-    options.build_dir(p)
-    options.dist(p)
-    options.as_json(p)
-    p.set_defaults(func=cmd_savings)
+    options.command(sub, "savings", cmd_savings, options.platforms, options.configurations, options.build_dir,
+                    options.dist, options.as_json, help="measure what the split saves against self-contained twins",
+                    description="Build the reference runtime, package it, link the apps split and "
+                                "self-contained, then compare disk, memory and in-process runtime resources.")

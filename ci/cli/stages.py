@@ -158,73 +158,56 @@ def _jobs(value: str) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pipeline", help="build, package, apps, verify and share (what `nox -s package` runs)",
-                       description="Build Runtime.Base, package it, link the apps against the package and check them.")
-    options.platforms(p)
-    options.configurations(p)
-    options.runtime_repo(p)
-    options.fork_tools(p)
+    p = options.command(sub, "pipeline", cmd_pipeline, options.platforms, options.configurations,
+                        options.runtime_repo, options.fork_tools, options.build_dir, options.dist,
+                        help="build, package, apps, verify and share (what `nox -s package` runs)",
+                        description="Build Runtime.Base, package it, link the apps against the package and check them.")
     p.add_argument("--check", action="append", choices=["verify", "share", "smoke", "savings"],
                    help="checks after build/package/apps (repeatable); default: verify and share")
     p.add_argument("--from-dist", action="store_true",
                    help="use the package already in --dist (checked against SHA256SUMS) instead of building one")
     p.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
                    help="platforms run at once with --platform all or several (default: the number of cores)")
-    options.build_dir(p)
-    options.dist(p)
-    p.set_defaults(func=cmd_pipeline)
 
-    p = sub.add_parser("build", help="build the runtime: the reference runtime, or the fork with --runtime-repo",
-                       description="Build Runtime.Base (what `nox -s build` runs). From the fork: its build "
-                                   "(cached by a key over commit, changes and configurations), then the link.")
-    options.platform(p)
-    options.configurations(p)
-    options.runtime_repo(p)
-    options.fork_tools(p)
-    options.build_dir(p)
+    p = options.command(sub, "build", cmd_build, options.platform, options.configurations, options.runtime_repo,
+                        options.fork_tools, options.build_dir,
+                        help="build the runtime: the reference runtime, or the fork with --runtime-repo",
+                        description="Build Runtime.Base (what `nox -s build` runs). From the fork: its build "
+                                    "(cached by a key over commit, changes and configurations), then the link.")
     p.add_argument("--out", metavar="DIR", help="build output directory (default: BUILD_DIR/<rid>/runtime)")
     p.add_argument("--force", action="store_true", help="the fork: rebuild even if nothing changed since the last success")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="the fork: seconds its build may take")
     p.add_argument("--image", help="the fork: container image id the build runs in (part of the cache key)")
-    p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("package", help="build output -> archives, manifest, SHA256SUMS",
-                       description="Package a build output as a reproducible redistributable.")
+    p = options.command(sub, "package", cmd_package, options.dist,
+                        help="build output -> archives, manifest, SHA256SUMS",
+                        description="Package a build output as a reproducible redistributable.")
     p.add_argument("--build", required=True, metavar="DIR", help="build output directory (with build.json)")
-    options.dist(p)
     p.add_argument("--previous", metavar="OLD", help="the previous release (see `abi --old`): refuse a breaking "
                                                      "ABI change without a major version bump")
-    p.set_defaults(func=cmd_package)
 
-    p = sub.add_parser("apps", help="link the sample apps against a package archive",
-                       description="Unpack a package and link the sample apps against it, and only it.")
-    options.platform(p)
+    p = options.command(sub, "apps", cmd_apps, options.platform,
+                        help="link the sample apps against a package archive",
+                        description="Unpack a package and link the sample apps against it, and only it.")
     p.add_argument("--package", required=True, metavar="ARCHIVE", help="runtime-base-<version>-<rid> archive")
     p.add_argument("--out", required=True, metavar="DIR", help="the app set's directory")
     p.add_argument("--twins", metavar="DIR",
                    help="also link every app self-contained there, each with a private runtime (reference runtime only)")
-    p.set_defaults(func=cmd_apps)
 
-    p = sub.add_parser("verify", help="static checks: apps import the runtime, never embed it",
-                       description="Check that every app imports Runtime.Base and embeds no copy of it.")
+    p = options.command(sub, "verify", cmd_verify, options.as_json,
+                        help="static checks: apps import the runtime, never embed it",
+                        description="Check that every app imports Runtime.Base and embeds no copy of it.")
     p.add_argument("--runtime", required=True, metavar="LIBRARY", help="the Runtime.Base library")
     p.add_argument("--app", action="append", required=True, metavar="BINARY", help="an app or plugin (repeatable)")
-    options.as_json(p)
-    p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("share", help="run all apps at once and prove they share one runtime copy",
-                       description="Run the app set at once and read each process's mappings.")
-    options.app_set(p)
-    options.as_json(p)
-    p.set_defaults(func=cmd_share)
+    options.command(sub, "share", cmd_share, options.app_set, options.as_json,
+                    help="run all apps at once and prove they share one runtime copy",
+                    description="Run the app set at once and read each process's mappings.")
 
-    p = sub.add_parser("smoke", help="run every app on the target (native, qemu-user or wine) and check it",
-                       description="Run every app of an app set on its target and check its report.")
-    options.app_set(p)
-    options.as_json(p)
-    p.set_defaults(func=cmd_smoke)
+    options.command(sub, "smoke", cmd_smoke, options.app_set, options.as_json,
+                    help="run every app on the target (native, qemu-user or wine) and check it",
+                    description="Run every app of an app set on its target and check its report.")
 
-    p = sub.add_parser("matrix", help="print the GitHub Actions matrix JSON from the platform list",
-                       description="The GitHub Actions matrix, computed from ci/platforms.")
-    p.set_defaults(func=cmd_matrix)
+    options.command(sub, "matrix", cmd_matrix, help="print the GitHub Actions matrix JSON from the platform list",
+                    description="The GitHub Actions matrix, computed from ci/platforms.")
 

@@ -15,12 +15,10 @@ from ci.core.console import console
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("toolchains", help="the tools each platform's toolchain finds on this host, and how",
-                       description="Locate each platform's compiler, binutils and headers on this host; "
-                                   "exit 1 if any is missing.")
-    options.platforms(p)
-    options.as_json(p)
-    p.set_defaults(func=cmd_toolchains)
+    options.command(sub, "toolchains", cmd_toolchains, options.platforms, options.as_json,
+                    help="the tools each platform's toolchain finds on this host, and how",
+                    description="Locate each platform's compiler, binutils and headers on this host; "
+                                "exit 1 if any is missing.")
 
 
 def found(rids: list[str] | None) -> dict:
