@@ -19,7 +19,7 @@ from pathlib import Path
 from ci.core.errors import CiError, InputError
 from ci.platforms import Platform
 from ci.runtime.fork import cmake
-from ci.runtime.fork.layout import FACTS, bootstrapper, missing_sources
+from ci.runtime.fork.layout import FACTS, bootstrapper, missing_sources, shown_path
 
 COMPILE_TIMEOUT = 120.0  # seconds: one small translation unit
 _DIAGNOSTIC = re.compile(r"^(.+?):(\d+):(?:\d+:)? (?:fatal )?error: (.*)$", re.MULTILINE)
@@ -160,7 +160,7 @@ def _explain(checkout: Path, project: cmake.Project, source: Path, rel: str, std
         return f"{rel} does not compile for {platform.rid} ({compiler.name}: {stderr.strip()[:200] or 'no message'})"
     file, line, message = first[1], int(first[2]), first[3].strip()
     where = (source.parent / file).resolve() if not Path(file).is_absolute() else Path(file)
-    at = f"{_rel(where, checkout)}:{line}"
+    at = f"{shown_path(where, checkout)}:{line}"
     text = where.read_text(encoding="utf-8", errors="replace").splitlines()[line - 1] if where.is_file() else ""
     quoted = _QUOTED.search(message)
     if not quoted or "InitializeRuntimeBase" not in text:
@@ -204,10 +204,3 @@ def require_linux_split(checkout: Path, platform: Platform) -> None:
     split = linux_split(checkout, platform)
     if not split.ready:
         raise CiError(f"{platform.rid}: the fork has no Linux split yet, so nothing was built: {split.reason}")
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)

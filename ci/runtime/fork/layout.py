@@ -84,10 +84,10 @@ def missing_sources(checkout: Path) -> list[str]:
         if proj is None:
             missing.append(f"a subdirectory of {BOOTSTRAP_CMAKE} with project({name}) (the {role} bootstrapper)")
             continue
-        lists = _rel(proj.cmake, checkout)
+        lists = shown_path(proj.cmake, checkout)
         if not proj.sources:
             missing.append(f"a source in {lists} (project {name} compiles nothing)")
-        missing += [f"{_rel(s, checkout)} (compiled by {lists})" for s in proj.sources if not s.is_file()]
+        missing += [f"{shown_path(s, checkout)} (compiled by {lists})" for s in proj.sources if not s.is_file()]
     return missing
 
 
@@ -214,7 +214,7 @@ class SdkLayout(ForkLayout):
 
 def missing(products: list[Product], checkout: Path) -> list[str]:
     """Each missing product as 'PATH missing: built by STEP', paths relative to the checkout."""
-    return [f"{_rel(p.path, checkout)} missing: built by {p.made_by}"
+    return [f"{shown_path(p.path, checkout)} missing: built by {p.made_by}"
             for p in dict.fromkeys(products) if not p.path.exists()]
 
 
@@ -224,7 +224,8 @@ def require(products: list[Product], checkout: Path) -> None:
         raise InputError(checkout, f"fork build output incomplete: {'; '.join(gaps)}")
 
 
-def _rel(path: Path, root: Path) -> str:
+def shown_path(path: Path, root: Path) -> str:
+    """A path as messages show it: relative to the checkout when inside it."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
