@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
 from ci.checks.app_report import check_report, parse_line, with_host_paths
 from ci.checks.apps import App, AppSet
+from ci.core.errors import EnvironmentProblem
+from ci.core.proc import ToolTimedOut, run
 from ci.platforms import get_platform
 from ci.platforms.runners import Runner
 
@@ -20,12 +21,11 @@ def _run_one(runner: Runner, app: App, exe: Path, library: Path, version: str) -
     name = app.name
     started = time.perf_counter()
     try:
-        done = subprocess.run(runner.command(exe), env=runner.env, capture_output=True, timeout=RUN_TIMEOUT,
-                              stdin=subprocess.DEVNULL)
-    except OSError as exc:
+        done = run(runner.command(exe), env=runner.env, timeout=RUN_TIMEOUT, text=False)
+    except EnvironmentProblem as exc:
         return {"app": name, "how": HOW[runner.mode], "exit": None, "seconds": 0.0,
-                "problems": [f"{name} cannot be started ({exe}): {exc.strerror}"]}
-    except subprocess.TimeoutExpired:
+                "problems": [f"{name} cannot be started ({exe}): {exc.message}"]}
+    except ToolTimedOut:
         return {"app": name, "how": HOW[runner.mode], "exit": None, "seconds": RUN_TIMEOUT,
                 "problems": [f"{name} did not finish within {RUN_TIMEOUT:.0f}s"]}
     seconds = time.perf_counter() - started

@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from ci.redist import archive
 from ci.core.errors import CiError
 from ci.core.resources import checkout_root
 from ci.platforms import Platform
+from ci.core.proc import run
 
 STRING_SECTIONS = {".comment", ".debug_str", ".debug_line_str", ".dynstr", ".strtab"}
 PACKAGE_CHECKS = ["--check", "verify"]  # crosscheck compares packages; share needs no second run
@@ -51,8 +51,8 @@ def _unpacked_snapshot(work: Path) -> Path:
 
 
 def _host_package(platform: Platform, source: Path, dist: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "ci", "pipeline", "--platform", platform.rid, *PACKAGE_CHECKS,
-                           "--dist", str(dist)], cwd=source, capture_output=True, text=True, check=False)
+    done = run([sys.executable, "-m", "ci", "pipeline", "--platform", platform.rid, *PACKAGE_CHECKS,
+                "--dist", str(dist)], cwd=source)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
         raise CiError(f"packaging {platform.rid} on this machine failed (exit {done.returncode}): {' '.join(tail)}")
@@ -161,7 +161,7 @@ def _diffoscope(host: Path, boxed: Path, out: Path) -> str | None:
     """diffoscope's full report when it is installed (apt-get install diffoscope-minimal)."""
     if not shutil.which("diffoscope"):
         return None
-    subprocess.run(["diffoscope", "--text", str(out), str(host), str(boxed)], capture_output=True, check=False)
+    run(["diffoscope", "--text", str(out), str(host), str(boxed)])
     return str(out)
 
 

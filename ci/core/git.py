@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.core.errors import CiError, InputError
+from ci.core.errors import EnvironmentProblem, InputError
+from ci.core.proc import run
 
 
 def git(path: Path, *args: str, required: str | None = None) -> bytes | None:
     """`git -C path ARGS`'s stdout; None when git or the repository is absent, unless `required`
     names what needs it, which makes that an error."""
     try:
-        done = subprocess.run(["git", "-C", str(path), *args], capture_output=True, check=False)
-    except FileNotFoundError:
+        done = run(["git", "-C", str(path), *args], text=False)
+    except EnvironmentProblem:
         if required:
-            raise CiError(f"git: not found on PATH ({required} needs it)") from None
+            raise EnvironmentProblem(f"git: not found on PATH ({required} needs it)") from None
         return None
     if done.returncode != 0:
         if required:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci.core.errors import CiError
+from ci.core.proc import run
 
 #: A compiler answers in well under a second; a hung one must not hang the pipeline.
 ASK_TIMEOUT = 60
@@ -56,9 +56,8 @@ def beside(tool: str, name: str) -> Candidate:
 def ask(argv: Sequence[str]) -> tuple[str, str] | None:
     """A tool's (stdout, stderr) for an empty stdin, or None when it cannot run or fails."""
     try:
-        done = subprocess.run(list(argv), input="", capture_output=True, text=True, timeout=ASK_TIMEOUT,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        done = run(argv, input="", timeout=ASK_TIMEOUT)
+    except CiError:  # not there, or hung
         return None
     return (done.stdout, done.stderr) if done.returncode == 0 else None
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path, PureWindowsPath
 
 from ci.core.cache import cache_dir
 from ci.core.errors import CiError
 from ci.platforms import Platform
+from ci.core.proc import run
 
 QEMU = {"x64": "qemu-x86_64", "arm64": "qemu-aarch64"}
 WINE_DIRS = (Path("/usr/lib/wine"), Path("/usr/lib64/wine"), Path("/opt/wine-stable/bin"))
@@ -53,7 +53,7 @@ class Runner:
         self._prefix = [_find("wine64", "wine")]
         # A persistent server for the stage, so later runs skip wine's start-up; a server left
         # behind by an interrupted run would make `-p` fail, so it goes first.
-        subprocess.run([_find("wineserver"), "-k"], env=self.env, check=False, stderr=subprocess.DEVNULL)
+        run([_find("wineserver"), "-k"], env=self.env, quiet=True)
         self._start_daemon([_find("wineserver"), "-p"])
         try:
             self._start_daemon([*self._prefix, "wineboot", "-i"])
@@ -63,13 +63,13 @@ class Runner:
 
     def _start_daemon(self, argv: list[str]) -> None:
         """Run a wine command that leaves daemons behind holding its stdout: capturing would never end."""
-        done = subprocess.run(argv, env=self.env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        done = run(argv, env=self.env, quiet=True)
         if done.returncode != 0:
             raise CiError(f"{' '.join(argv)} failed (exit {done.returncode}) for WINEPREFIX={self.env['WINEPREFIX']}")
 
     def __exit__(self, *exc: object) -> None:
         if self.mode == "wine":
-            subprocess.run([_find("wineserver"), "-k"], env=self.env, check=False)
+            run([_find("wineserver"), "-k"], env=self.env, quiet=True)
 
     def add_library_dir(self, directory: Path) -> None:
         """Let Windows binaries find DLLs in `directory` (ELF binaries carry a RUNPATH instead)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from ci.redist.package import find_package
 from ci.redist.unpack import Unpacked, open_unpacked, symbols_archive_name, unpack, unpack_symbols
 from ci.runtime.output import BUILD_INFO, BuildOutput
 from ci.runtime.versioning import Version
+from ci.core.proc import ToolTimedOut, run
 
 VERDICTS = ("compatible", "breaking", "breaking-by-type")
 _RELEASE = re.compile(r"(?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)@(?P<tag>[^\s@]+)")
@@ -146,9 +146,8 @@ def _type_changes(old: Side, new: Side, old_binary: Binary) -> dict:
     if old.include and new.include:  # only the types the public headers declare
         argv += ["--hd1", str(old.include), "--hd2", str(new.include)]
     try:
-        done = subprocess.run([*argv, str(old.library), str(new.library)], capture_output=True, text=True,
-                              timeout=_ABIDIFF_SECONDS, check=False)
-    except subprocess.TimeoutExpired:
+        done = run([*argv, str(old.library), str(new.library)], timeout=_ABIDIFF_SECONDS)
+    except ToolTimedOut:
         raise CiError(f"abidiff: no answer within {_ABIDIFF_SECONDS}s for {old.library} and {new.library}") from None
     if done.returncode & (_ABIDIFF_ERROR | _ABIDIFF_USAGE):
         tail = " ".join((done.stderr or done.stdout).split())[:300]

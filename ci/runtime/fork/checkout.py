@@ -20,6 +20,7 @@ from ci.core.errors import CiError, InputError
 from ci.platforms import Platform
 from ci.runtime.fork import cmake
 from ci.runtime.fork.layout import FACTS, bootstrapper, missing_sources, shown_path
+from ci.core.proc import run
 
 COMPILE_TIMEOUT = 120.0  # seconds: one small translation unit
 _DIAGNOSTIC = re.compile(r"^(.+?):(\d+):(?:\d+:)? (?:fatal )?error: (.*)$", re.MULTILINE)
@@ -71,10 +72,9 @@ def _compile(compiler: Compiler, source: Path, defines: list[str], mode: tuple[s
     argv = [*compiler.argv, "-x", "c++", f"-std={FACTS['compiler']['cxx_standard']}", "-ffreestanding",
             "-fdiagnostics-color=never", *(f"-D{d}" for d in defines), *mode, source.name]
     try:
-        return subprocess.run(argv, cwd=source.parent, capture_output=True, text=True, errors="replace",
-                              timeout=COMPILE_TIMEOUT, env={**os.environ, "LC_ALL": "C"}, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CiError(f"{source}: cannot run {argv[0]} to check the Linux split ({exc})") from None
+        return run(argv, cwd=source.parent, timeout=COMPILE_TIMEOUT, env={**os.environ, "LC_ALL": "C"})
+    except CiError as exc:
+        raise CiError(f"{source}: cannot run {argv[0]} to check the Linux split ({exc.message})") from None
 
 
 def _defined_at(output: str, macro: str) -> tuple[str, int] | None:
