@@ -33,11 +33,11 @@ from ci.core.resources import checkout_root
 from ci.redist.dist import SUMMED_SUFFIXES
 from ci.platforms import Platform
 from ci.core.console import console, progress
+from ci.platforms.arch import arch as arch_of, host_arch
 
 LABEL = "runtime-base-ci"  # on every container made here: tests look for leftovers by it
 KEY_LABEL = "runtime-base-ci.key"  # on images: the content hash they were built from
 DOCKERFILE = Path("containers/linux/Dockerfile")  # in the checkout
-DOCKER_PLATFORM = {"x64": "linux/amd64", "arm64": "linux/arm64"}
 SRC = "/src"
 # GITHUB_* variables that name files on the host: written inside, they would go nowhere.
 HOST_FILE_VARS = {"GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"}
@@ -68,7 +68,7 @@ def engine() -> docker.DockerClient:
 
 def base_image(arch: str) -> str:
     """Debian bookworm for `arch` without a registry: the cached rootfs imported as an image."""
-    tag = f"runtime-base-ci/debian:{images.SUITE}-{images.DEBIAN_ARCH[arch]}"
+    tag = f"runtime-base-ci/debian:{images.SUITE}-{arch_of(arch).debian}"
     if not _exists(tag):
         # A one-line build rather than `docker import`: the SDK's import cannot set the architecture.
         dockerfile = b'FROM scratch\nADD rootfs.tar /\nCMD ["bash"]\n'
@@ -91,7 +91,7 @@ def ensure_image(platform: Platform, target: str = "reference", base: str | None
         raise CiError(f"unknown image target {target!r}; known: {', '.join(images.TARGETS)}")
     if platform.os != "linux":
         raise CiError(f"{platform.rid}: containers/windows/Dockerfile is built on Windows runners only")
-    if platform.arch != images.host_arch():  # its build steps and sessions run through qemu
+    if platform.arch != host_arch():  # its build steps and sessions run through qemu
         images.ensure_binfmt(platform.arch)
     base = base or base_image(platform.arch)
     base_id = _pull_if_missing(base, platform.arch)
@@ -124,7 +124,7 @@ def _pull_if_missing(image: str, arch: str) -> str:
     except ImageNotFound:
         pass
     try:
-        return engine().images.pull(image, platform=DOCKER_PLATFORM[arch]).id
+        return engine().images.pull(image, platform=arch_of(arch).docker).id
     except DockerException as exc:
         raise CiError(f"base image {image}: not in the engine and not pullable ({exc})") from None
 
@@ -134,7 +134,7 @@ def _build(context: Mapping[str, bytes | Path], tag: str, arch: str, **options: 
     with tempfile.TemporaryFile() as tar, progress(f"building {tag}"):
         _write_context(tar, context)
         tar.seek(0)
-        stream = engine().api.build(fileobj=tar, custom_context=True, tag=tag, platform=DOCKER_PLATFORM[arch],
+        stream = engine().api.build(fileobj=tar, custom_context=True, tag=tag, platform=arch_of(arch).docker,
                                     rm=True, forcerm=True, pull=False, decode=True, **options)
         for chunk in stream:
             if "error" in chunk:
@@ -181,7 +181,7 @@ def run_session(platform: Platform, session: str, args: Sequence[str] = (), repo
 @contextmanager
 def _container(image: str, command: list[str], arch: str) -> Iterator[Container]:
     box = engine().containers.create(image, command, working_dir=SRC, environment=passed_env(os.environ),
-                                     labels={LABEL: "1"}, platform=DOCKER_PLATFORM[arch])
+                                     labels={LABEL: "1"}, platform=arch_of(arch).docker)
     try:
         yield box
     finally:

@@ -7,7 +7,6 @@ Nothing here talks to the container engine: `container.py` is the one door to it
 from __future__ import annotations
 
 import os
-import platform as _host
 import shutil
 import sys
 import tempfile
@@ -22,13 +21,11 @@ from ci.core.resources import checkout_root
 from ci.core.console import progress
 from ci.platforms.runners import cache_dir
 from ci.core.proc import run_tool
+from ci.platforms.arch import arch as arch_of, host_arch
 
 TARGETS = ("reference", "windows-cross", "fork")  # of containers/linux/Dockerfile
 SUITE = "bookworm"  # the host's Debian release: same gcc and binutils, so the same bytes
 MIRROR = "http://deb.debian.org/debian"
-DEBIAN_ARCH = {"x64": "amd64", "arm64": "arm64"}
-MACHINE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
-QEMU_BINFMT = {"x64": "qemu-x86_64", "arm64": "qemu-aarch64"}  # qemu-user-static's binfmt_misc names
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 BINFMT_CONFS = Path("/usr/lib/binfmt.d")
 PYTHON = "3.11"  # bookworm's python3
@@ -36,16 +33,12 @@ GLIBC_MINOR = 36  # bookworm's glibc: the newest manylinux tag its python3 accep
 EDITABLE_BACKEND_REQUIRES = ["editables"]  # what hatchling asks for to build `pip install -e .`
 
 
-def host_arch() -> str:
-    return MACHINE_ARCH.get(_host.machine().lower(), _host.machine().lower())
-
-
 # --- Debian root file systems ---------------------------------------------------------------
 
 
 def rootfs_tarball(arch: str) -> Path:
     """A Debian minbase root file system for `arch` as a plain tar, bootstrapped once per machine."""
-    tarball = cache_dir() / "rootfs" / f"debian-{SUITE}-{DEBIAN_ARCH[arch]}.tar"
+    tarball = cache_dir() / "rootfs" / f"debian-{SUITE}-{arch_of(arch).debian}.tar"
     if tarball.is_file():
         return tarball
     _require_root("debootstrap")
@@ -61,7 +54,7 @@ def rootfs_tarball(arch: str) -> Path:
 
 def _debootstrap(arch: str, root: Path) -> None:
     foreign = arch != host_arch()
-    run_tool(["debootstrap", "--variant=minbase", f"--arch={DEBIAN_ARCH[arch]}",
+    run_tool(["debootstrap", "--variant=minbase", f"--arch={arch_of(arch).debian}",
               *(["--foreign"] if foreign else []), SUITE, root, MIRROR])
     if foreign:  # the second stage runs the target's own dpkg, through qemu
         ensure_binfmt(arch)
@@ -76,7 +69,7 @@ def ensure_binfmt(arch: str) -> None:
     The F flag makes the kernel open the interpreter at registration, so it also serves
     chroots and containers that do not contain it.
     """
-    name = QEMU_BINFMT[arch]
+    name = arch_of(arch).qemu
     entry = BINFMT / name
     if not entry.exists():
         _require_root("registering qemu with binfmt_misc")
@@ -146,8 +139,8 @@ def requirements(pyproject: Path | None = None, arch: str | None = None) -> list
     return [r for r in wanted if (marker := Requirement(r).marker) is None or marker.evaluate(image)]
 
 
-def _manylinux_machine(arch: str) -> str:
-    return {"x64": "x86_64", "arm64": "aarch64"}[arch]
+def _manylinux_machine(name: str) -> str:
+    return arch_of(name).gnu
 
 
 def _manylinux_platforms(arch: str) -> list[str]:

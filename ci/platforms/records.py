@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from ci.core.errors import BadInput, CiError
+from ci.platforms.arch import host_arch
 from ci.platforms.toolchains import ClangCoff, GnuElf, MinGW, Toolchain
 
 RunMode = Literal["native", "qemu-user", "wine", "none"]
@@ -106,12 +107,9 @@ PLATFORMS: dict[str, Platform] = {
     )
 }
 
-_HOST_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
-
-
 def host_rid() -> str:
     os_name = "win" if _host.system() == "Windows" else "linux"
-    return f"{os_name}-{_HOST_ARCH.get(_host.machine().lower(), _host.machine().lower())}"
+    return f"{os_name}-{host_arch()}"
 
 
 def get_platform(rid: str) -> Platform:

@@ -14,9 +14,9 @@ from pathlib import Path, PureWindowsPath
 from ci.core.cache import cache_dir
 from ci.core.errors import CiError
 from ci.platforms import Platform
+from ci.platforms.arch import arch
 from ci.core.proc import run
 
-QEMU = {"x64": "qemu-x86_64", "arm64": "qemu-aarch64"}
 WINE_DIRS = (Path("/usr/lib/wine"), Path("/usr/lib64/wine"), Path("/opt/wine-stable/bin"))
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -38,7 +38,7 @@ class Runner:
 
     def __enter__(self) -> Runner:
         if self.mode == "qemu-user":
-            qemu = _find(QEMU[self.platform.arch])
+            qemu = _find(arch(self.platform.arch).qemu)
             self._prefix = [qemu, "-L", str(self.platform.sysroot)]
         elif self.mode == "wine":
             self._start_wine()

@@ -60,3 +60,25 @@ def test_a_build_container_is_a_linux_image_with_its_dockerfile_target():
         if p.build_container:
             assert get_platform(p.build_container).os == "linux", p.rid
             assert p.build_target in TARGETS and f" AS {p.build_target}\n" in dockerfile, p.rid
+
+
+@pytest.mark.parametrize("machine, ours", [("x86_64", "x64"), ("AMD64", "x64"), ("aarch64", "arm64"), ("arm64", "arm64"),
+                                           ("riscv64", "riscv64")])
+def test_the_host_architecture_by_our_name(monkeypatch, machine, ours):
+    import platform as host
+
+    from ci.platforms.arch import host_arch
+
+    monkeypatch.setattr(host, "machine", lambda: machine)
+    assert host_arch() == ours
+
+
+def test_every_platform_architecture_has_every_tools_name():
+    from ci.core.errors import BadInput
+    from ci.platforms.arch import arch
+
+    for platform in PLATFORMS.values():
+        names = arch(platform.arch)
+        assert names.gnu and names.debian and names.docker.startswith("linux/") and names.qemu.startswith("qemu-")
+    with pytest.raises(BadInput, match="unknown architecture 'mips'"):
+        arch("mips")
