@@ -26,10 +26,12 @@ def run(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subp
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv outside the checkout with only the built wheel (and its dependencies) in it."""
     root = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", root / "wheels", REPO, cwd=root)
-    wheel = next((root / "wheels").glob("runtime_base_ci-*.whl"))
+    # The new venv's own pip builds the wheel too: the test session's venv may have none (uv makes it).
     run(sys.executable, "-m", "venv", root / "venv", cwd=root)
-    run(root / "venv" / "bin" / "pip", "install", "-q", wheel, cwd=root)
+    pip = root / "venv" / "bin" / "pip"
+    run(pip, "wheel", "-q", "--no-deps", "-w", root / "wheels", REPO, cwd=root)
+    wheel = next((root / "wheels").glob("runtime_base_ci-*.whl"))
+    run(pip, "install", "-q", wheel, cwd=root)
     return root
 
 
