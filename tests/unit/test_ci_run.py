@@ -1,6 +1,6 @@
 """`.ci/run` installs only what is missing: a package counts as present when dpkg has it or when its
-tool is on PATH, and docker.io is installed only where no container engine is (a GitHub runner's
-docker-ce conflicts with it)."""
+tool is on PATH, and docker.io is installed only where no container engine answers and no daemon
+is there to start (a GitHub runner's docker-ce conflicts with it)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from tests.conftest import REPO
 RUN = REPO / ".ci" / "run"
 
 
-def missing(tmp_path: Path, *tools: str) -> list[str]:
+def missing(tmp_path: Path, *tools: str, engine_answers: bool = False) -> list[str]:
     """What `.ci/run --missing` would install on a host whose dpkg knows no package and whose PATH
-    has only `tools` (stubs) and what the script itself needs."""
+    has only `tools` (stubs that fail; with `engine_answers`, `docker` succeeds: an engine is
+    reachable) and what the script itself needs."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in ("dirname", "grep", "python3"):
         (bin_dir / name).symlink_to(shutil.which(name))
     for name in ("dpkg-query", *tools):
-        (bin_dir / name).write_text("#!/bin/sh\nexit 1\n")  # dpkg-query: not installed
+        answers = name == "docker" and engine_answers
+        (bin_dir / name).write_text(f"#!/bin/sh\nexit {0 if answers else 1}\n")  # dpkg-query: not installed
         (bin_dir / name).chmod(0o755)
     done = subprocess.run([shutil.which("bash"), str(RUN), "--missing"], env={"PATH": str(bin_dir)},
                           capture_output=True, text=True)
@@ -40,9 +42,14 @@ def test_a_host_without_an_engine_gets_docker_io(tmp_path):
     assert "docker.io" in missing(tmp_path)
 
 
-def test_a_docker_cli_alone_is_an_engine_too(tmp_path):
+def test_a_docker_cli_that_reaches_an_engine_is_enough(tmp_path):
     """A docker CLI that talks to a remote or rootless engine: nothing to install over it."""
-    assert "docker.io" not in missing(tmp_path, "docker")
+    assert "docker.io" not in missing(tmp_path, "docker", engine_answers=True)
+
+
+def test_a_docker_cli_without_an_engine_or_a_daemon_gets_docker_io(tmp_path):
+    """A client alone (as some images ship in /usr/local/bin) has nothing to talk to: install the engine."""
+    assert "docker.io" in missing(tmp_path, "docker")
 
 
 def test_this_machine_has_everything():
