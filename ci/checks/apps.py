@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ci.core import cache
-from ci.redist.archive import sha256_file
+from ci.core.fs import sha256_file
 from ci.core.resources import source_tree
 from ci.core.errors import InputError
 from ci.platforms import Platform

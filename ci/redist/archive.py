@@ -29,8 +29,7 @@ from typing import IO, BinaryIO
 
 from ci.core.errors import InputError
 from ci.redist.pgzip import ParallelDeflate, ParallelGzipWriter
-from ci.core.fs import NAME_MAX, atomic_output, copy_stream, open_regular, os_error
-from ci.core.fs import sha256_file  # noqa: F401  (re-exported: the package's readers use it from here)
+from ci.core.fs import NAME_MAX, atomic_output, copy_stream, open_regular, os_error, sha256_file
 
 _CHUNK = 1 << 20
 _TRAILING_MAX = 1 << 20  # GNU tar pads to 10 KiB records

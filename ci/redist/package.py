@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ci.core.fs import sha256_file
 from ci.redist import archive, floors
 from ci.core import cache
 from ci.core import schemas
@@ -62,11 +63,11 @@ def _placed(build: BuildOutput, layout: dict[str, str]) -> tuple[dict[str, Path]
     return files, symbols
 
 
-def _file_records(entries: dict[str, Path], sha256: dict[Path, str]) -> list[dict]:
+def file_records(entries: dict[str, Path], sha256: dict[Path, str]) -> list[dict]:
     """Each file's record; `sha256`: digests already computed by resolved path (each file is read once to hash)."""
     return [
         {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
-         "sha256": sha256.get(path.resolve()) or archive.sha256_file(path)}
+         "sha256": sha256.get(path.resolve()) or sha256_file(path)}
         for name, path in sorted(entries.items()) if not path.is_symlink()
     ]
 
@@ -115,8 +116,8 @@ def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path]
         "build_id": binary.build_id,
         "exports": exports,
         "abi_hash": abi_hash(exports),
-        "files": _file_records(files, sha256 or {}),
-        "symbols": {"archive": symbols_archive, "files": _file_records(symbols, sha256 or {})},
+        "files": file_records(files, sha256 or {}),
+        "symbols": {"archive": symbols_archive, "files": file_records(symbols, sha256 or {})},
         "compression": archive.deflate_implementation(),
     }
 
@@ -144,7 +145,7 @@ def package(build_dir: Path, dist: Path) -> Package:
     inputs.update({f"sdk/{name}": path for name, path in sdk_files.items()})
     with locked(dist):
         clean_leftovers(dist)
-        digests = {label: archive.sha256_file(path) for label, path in inputs.items()}  # each input read once
+        digests = {label: sha256_file(path) for label, path in inputs.items()}  # each input read once
         key = cache.key(digests, [epoch, archive.deflate_implementation()])
         stamp = f".{stem}.inputs"
         outputs = [result.archive, result.symbols, result.manifest, result.sbom, *filter(None, [sdk_archive])]
@@ -155,7 +156,7 @@ def package(build_dir: Path, dist: Path) -> Package:
         manifest = make_manifest(build, platform, files, symbols, epoch, result.symbols.name, by_path)
         with transaction(dist) as staged:
             if sdk_files:
-                sdk_path, manifest["sdk"] = sdk.write_sdk(staged.root, build, sdk_files, epoch, suffix)
+                sdk_path, manifest["sdk"] = sdk.write_sdk(staged.root, build, sdk_files, epoch, suffix, by_path)
                 staged.sums[sdk_path.name] = manifest["sdk"]["sha256"]
             manifest_copy = staged.path(result.manifest.name)
             schemas.dump("manifest", manifest, manifest_copy)
@@ -188,6 +189,6 @@ def find_package(dist: Path, platform: Platform) -> Path:
         expected = read_sums(dist / SUMS).get(found[0].name)
         if expected is None:
             raise InputError(dist / SUMS, f"does not list {found[0].name}")
-        if archive.sha256_file(found[0]) != expected:
+        if sha256_file(found[0]) != expected:
             raise InputError(found[0], f"sha256 does not match {SUMS}")
     return found[0]

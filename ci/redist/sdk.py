@@ -16,13 +16,14 @@ from pathlib import Path
 
 from ci.core import schemas
 from ci.core.errors import InputError
+from ci.core.fs import sha256_file
 from ci.redist import archive
-from ci.redist.unpack import check_files
+from ci.redist.package import MANIFEST, file_records
+from ci.redist.unpack import extract_listed, read_manifest
 from ci.runtime.fork import stand_in
 from ci.runtime.fork.link import SDK_DIR
 from ci.runtime.output import BuildOutput
 
-MANIFEST = "manifest.json"
 
 
 def sdk_stem(version: str, rid: str) -> str:
@@ -35,11 +36,12 @@ def staged(build_dir: Path) -> dict[str, Path]:
     return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()} if root.is_dir() else {}
 
 
-def write_sdk(dist: Path, build: BuildOutput, files: dict[str, Path], epoch: int, suffix: str) -> tuple[Path, dict]:
-    """Write the SDK archive; returns it and its entry for the runtime manifest."""
+def write_sdk(dist: Path, build: BuildOutput, files: dict[str, Path], epoch: int, suffix: str,
+              sha256: dict[Path, str]) -> tuple[Path, dict]:
+    """Write the SDK archive; returns it and its entry for the runtime manifest. `sha256`: the
+    digests the package stage already has, by resolved path."""
     target = dist / f"{sdk_stem(build.version, build.rid)}{suffix}"
-    records = [{"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
-                "sha256": archive.sha256_file(path)} for name, path in sorted(files.items())]
+    records = file_records(files, sha256)
     manifest = {"schema_version": 1, "name": "Runtime.Base.SDK", "version": build.version, "rid": build.rid,
                 "source": {"kind": build.source.kind, "commit": build.source.commit, "dirty": build.source.dirty},
                 "configuration": build.configuration, "stand_in": stand_in.recorded(build.root), "files": records}
@@ -49,10 +51,10 @@ def write_sdk(dist: Path, build: BuildOutput, files: dict[str, Path], epoch: int
     try:
         schemas.dump("sdk", manifest, staging / MANIFEST)
         write = archive.write_zip if suffix == ".zip" else archive.write_tar_gz
-        write(target, {**files, MANIFEST: staging / MANIFEST}, epoch)
+        digest = write(target, {**files, MANIFEST: staging / MANIFEST}, epoch, first=MANIFEST)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target, {"archive": target.name, "sha256": archive.sha256_file(target)}
+    return target, {"archive": target.name, "sha256": digest}
 
 
 @dataclass(frozen=True)
@@ -73,23 +75,16 @@ def sdk_of(package: Path, runtime_manifest: dict) -> Path | None:
     path = package.parent / entry["archive"]
     if not path.is_file():
         raise InputError(path, f"missing: {package.name} names it as its SDK package")
-    if archive.sha256_file(path) != entry["sha256"]:
+    if sha256_file(path) != entry["sha256"]:
         raise InputError(path, f"sha256 does not match the one in {package.name}'s manifest")
     return path
 
 
 def unpack_sdk(path: Path, dest: Path, rid: str) -> UnpackedSdk:
-    """Extract the SDK archive into `dest` (replaced) and check every file against its manifest."""
-    archive.safe_extract(path, dest)
-    try:
-        try:
-            manifest = schemas.load("sdk", dest / MANIFEST)
-        except InputError as exc:
-            raise InputError(path, f"{MANIFEST}: {exc.problem}") from None
-        check_files(dest, manifest, path)
-        if manifest["rid"] != rid:
-            raise InputError(path, f"is a {manifest['rid']} SDK package, not {rid}")
-    except InputError:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
+    """Extract the SDK archive into `dest` (new or empty), its manifest read and checked first, and
+    every file checked against it."""
+    manifest, size = read_manifest(path, "sdk")
+    if manifest["rid"] != rid:
+        raise InputError(path, f"is a {manifest['rid']} SDK package, not {rid}")
+    extract_listed(path, dest, manifest, size)
     return UnpackedSdk(dest, manifest)

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from ci.core import schemas
 from ci.core.errors import InputError
 from ci.core.fs import TEXT_MAX, parse_json
+from ci.core.fs import sha256_file
 from ci.redist import archive
 from ci.redist.package import MANIFEST
 
@@ -67,15 +68,9 @@ def check_files(root: Path, manifest: dict, source: Path, digests: dict[str, str
         path = root / name
         if not path.is_file():
             raise InputError(source, f"{name} is listed in {MANIFEST} but missing")
-        sha256 = digests.get(name) if digests is not None else archive.sha256_file(path)
+        sha256 = digests.get(name) if digests is not None else sha256_file(path)
         if path.stat().st_size != record["size"] or sha256 != record["sha256"]:
             raise InputError(source, f"{name} does not match its size/sha256 in {MANIFEST}")
-
-
-def _validated(manifest: object, source: Path, expected_rid: str | None) -> dict:
-    schemas.validate("manifest", manifest, f"{source}: {MANIFEST}")
-    check_manifest(manifest, source, expected_rid)
-    return manifest
 
 
 def open_unpacked(root: Path, source: Path | None = None, expected_rid: str | None = None) -> Unpacked:
@@ -116,18 +111,9 @@ def symbols_archive_name(package_name: str) -> str:
     return package_name.removesuffix(suffix) + "-symbols" + suffix
 
 
-def unpack_symbols(archive_path: Path, dest: Path, manifest: dict) -> None:
-    """Extract a symbols archive (it has no manifest of its own) and check it against the package's."""
-    listed = {"files": manifest["symbols"]["files"], "links": []}
-    accept, total = _admit_listed(listed, 0)
-    limits = archive.Limits(members=2 * len(listed["files"]) + 64, total_bytes=total)
-    digests = archive.extract(archive_path, dest, limits, accept)
-    check_files(dest, listed, archive_path, digests)
-
-
-def unpack(package: Path, dest: Path, expected_rid: str | None = None) -> Unpacked:
-    """Extract `package` into `dest` (new or empty), checking its manifest before anything is
-    written; `expected_rid`: the platform the caller needs. Nothing half-done is left."""
+def read_manifest(package: Path, schema: str) -> tuple[dict, int]:
+    """The archive's manifest.json, read before anything is extracted and validated against `schema`;
+    with its size in bytes."""
     raw = archive.read_member(package, MANIFEST, TEXT_MAX, PACKAGE_LIMITS)
     if raw is None:
         raise InputError(package, f"{MANIFEST}: missing from the archive (not a Runtime.Base package)")
@@ -135,14 +121,34 @@ def unpack(package: Path, dest: Path, expected_rid: str | None = None) -> Unpack
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(package, f"{MANIFEST}: not UTF-8 text") from None
-    manifest = _validated(parse_json(text, f"{package}: {MANIFEST}"), package, expected_rid)
-    accept, total = _admit_listed(manifest, len(raw))
-    limits = archive.Limits(members=2 * len(manifest["files"]) + 64, total_bytes=total)  # files and their dirs
-    # durable: written back now, so the files' pages show as clean when mapped (share measures them)
-    digests = archive.extract(package, dest, limits, accept, durable=True)
+    manifest = parse_json(text, f"{package}: {MANIFEST}")
+    schemas.validate(schema, manifest, f"{package}: {MANIFEST}")
+    return manifest, len(raw)
+
+
+def extract_listed(package: Path, dest: Path, listed: dict, manifest_size: int, durable: bool = False) -> None:
+    """Extract into `dest` (new or empty) only what `listed` names, at its sizes, then check every
+    file's sha256; on any failure nothing is left at `dest`."""
+    accept, total = _admit_listed(listed, manifest_size)
+    limits = archive.Limits(members=2 * len(listed["files"]) + 64, total_bytes=total)  # files and their dirs
+    digests = archive.extract(package, dest, limits, accept, durable=durable)
     try:
-        check_files(dest, manifest, package, digests)
+        check_files(dest, listed, package, digests)
     except InputError:
         shutil.rmtree(dest, ignore_errors=True)
         raise
+
+
+def unpack_symbols(archive_path: Path, dest: Path, manifest: dict) -> None:
+    """Extract a symbols archive (it has no manifest of its own) and check it against the package's."""
+    extract_listed(archive_path, dest, {"files": manifest["symbols"]["files"], "links": []}, 0)
+
+
+def unpack(package: Path, dest: Path, expected_rid: str | None = None) -> Unpacked:
+    """Extract `package` into `dest` (new or empty), checking its manifest before anything is
+    written; `expected_rid`: the platform the caller needs. Nothing half-done is left."""
+    manifest, size = read_manifest(package, "manifest")
+    check_manifest(manifest, package, expected_rid)
+    # durable: written back now, so the files' pages show as clean when mapped (share measures them)
+    extract_listed(package, dest, manifest, size, durable=True)
     return Unpacked(dest, manifest)

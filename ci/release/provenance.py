@@ -12,7 +12,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from ci.redist.archive import sha256_file
+from ci.core.fs import sha256_file
 from ci.redist.checksums import SUMS, read_sums
 from ci.core.errors import CiError, InputError
 from ci.core.fs import atomic_write_text

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.redist.archive import sha256_file
+from ci.core.fs import sha256_file
 from ci.redist.checksums import SUMS
 from ci.core.errors import CiError
 from ci.release import abi

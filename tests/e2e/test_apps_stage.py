@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from ci.redist.archive import sha256_file
+from ci.core.fs import sha256_file
 from tests.conftest import assert_one_line_error, run_ci
 
 RID = "linux-x64"

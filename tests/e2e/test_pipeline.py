@@ -7,7 +7,7 @@ import subprocess
 import tarfile
 
 from ci.core import schemas
-from ci.redist.archive import sha256_file
+from ci.core.fs import sha256_file
 from ci.binaries import read_binary
 from ci.runtime.exports import read_exports
 from tests.conftest import run_ci

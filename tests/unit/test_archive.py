@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.redist.archive import (LEVEL, Limits, extract, read_member, safe_extract, sha256_file, write_tar_gz,
-                               write_zip)
+from ci.core.fs import sha256_file
+from ci.redist.archive import (LEVEL, Limits, extract, read_member, safe_extract, write_tar_gz, write_zip)
 from ci.core.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
