@@ -46,8 +46,18 @@ class AppSet:
         return tuple(a for a in self.apps if a.kind == "exe")
 
 
-def _describe(apps_dir: Path) -> dict:
-    return json.loads((apps_dir / "apps.json").read_text())
+def describe_apps(apps_dir: Path) -> dict:
+    """The sample apps' sources as `apps_dir/apps.json` describes them."""
+    return read_json(apps_dir / "apps.json")
+
+
+def parse_apps(data: object, listing: Path, what: str) -> tuple[App, ...]:
+    """The apps an app-set listing (apps.json, twins.json) names; `what` names the listing in errors."""
+    try:
+        return tuple(App(str(a["name"]), str(a["kind"]), str(a["path"]), tuple(map(str, a["plugins"])))
+                     for a in data["apps"])
+    except (KeyError, TypeError) as exc:
+        raise InputError(listing, f"malformed {what} ({exc!r})") from None
 
 
 def _link(platform: Platform, runtime: Unpacked, sources: list[Path], output: Path, shared: bool,
@@ -83,7 +93,7 @@ def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | 
     out = out.resolve()
     dotnet = dotnet or csharp_apps.default_dotnet()  # $DOTNET or PATH, unless the fork's is given
     apps_dir = apps_dir or source_tree("reference") / "apps"
-    described = _describe(apps_dir)
+    described = describe_apps(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
     with locked(out):
         key = cache.digest({**sources, "package": package, **csharp_apps.inputs()},
@@ -130,9 +140,8 @@ def read_app_set(root: Path) -> AppSet:
     if not listing.exists():
         raise InputError(listing, "missing: not an app set (run the apps stage first)")
     data = read_json(listing)
+    apps = parse_apps(data, listing, "app set")
     try:
-        apps = tuple(App(str(a["name"]), str(a["kind"]), str(a["path"]), tuple(map(str, a["plugins"])))
-                     for a in data["apps"])
         rid, runtime_dir = str(data["rid"]), str(data["runtime"])
     except (KeyError, TypeError) as exc:
         raise InputError(listing, f"malformed app set ({exc!r})") from None

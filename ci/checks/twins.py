@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ci.binaries import read_binary
 from ci.checks.app_report import same_path
-from ci.checks.apps import CFLAGS, App, AppSet
+from ci.checks.apps import CFLAGS, AppSet, describe_apps, parse_apps
 from ci.core import cache
 from ci.core.errors import CiError, InputError
 from ci.core.fs import atomic_write_text, fresh_output_dir, read_json
@@ -58,7 +58,7 @@ def build_twins(platform: Platform, app_set: AppSet, out: Path, apps_dir: Path |
     out = out.resolve()
     apps_dir = apps_dir or source_tree("reference") / "apps"
     library, rebuilt = _static_runtime(platform, app_set, out.parent / "runtime-static")
-    described = json.loads((apps_dir / "apps.json").read_text())
+    described = describe_apps(apps_dir)
     sources = {p.name: p for p in apps_dir.iterdir() if p.is_file()}
     link_inputs = [str(i) for i in platform.toolchain.static_link_inputs(library)]
     key = cache.digest({**sources, "runtime": library},
@@ -85,11 +85,7 @@ def read_twins(out: Path, app_set: AppSet) -> AppSet:
     """The twins written by build_twins for `app_set`."""
     listing = out / TWINS
     data = read_json(listing)
-    try:
-        twins = tuple(App(str(a["name"]), str(a["kind"]), str(a["path"]), tuple(map(str, a["plugins"])))
-                      for a in data["apps"])
-    except (KeyError, TypeError) as exc:
-        raise InputError(listing, f"malformed twins listing ({exc!r})") from None
+    twins = parse_apps(data, listing, "twins listing")
     if data.get("rid") != app_set.rid or [a.name for a in twins] != [a.name for a in app_set.apps]:
         raise InputError(listing, f"does not twin the app set in {app_set.root}")
     return AppSet(out, app_set.rid, app_set.runtime, twins)
