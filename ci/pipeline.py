@@ -18,12 +18,14 @@ from ci.core.errors import CiError
 from ci.core.fs import os_error
 from ci.redist.package import find_package, package
 from ci.platforms import Platform
+from ci.platforms.runners import HOW
 from ci.core.console import console, progress
 from ci.report import StageResult
 from ci.runtime.sources import ForkSource, ReferenceSource
 from ci.checks.share import measure
 from ci.checks.smoke import smoke
 from ci.checks.verify import verify
+from ci.containers.images import prepare_runner
 
 #: Stages that check an app set; build, package and apps always run first (cached when unchanged).
 CHECKS = ("verify", "share", "smoke", "savings")
@@ -100,15 +102,17 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         if platform.run_mode == "none":
             r.status, r.summary = "not run", f"needs a {platform.runner} runner"
             return
+        prepare_runner(platform)
         result = measure(state["apps"])
         r.details = result
         saved = "" if result["pss_saved_kib"] is None else f", PSS saved {result['pss_saved_kib']} KiB"
-        r.summary = (f"{len(result['processes'])} processes {_how(result['run_mode'])}, one copy each{saved}"
+        r.summary = (f"{len(result['processes'])} processes {HOW[result['run_mode']]}, one copy each{saved}"
                      if result["ok"] else "; ".join(result["problems"]))
         if not result["ok"]:
             r.status = "failed"
 
     def smoke_(r: StageResult) -> None:
+        prepare_runner(platform)
         result = smoke(state["apps"])
         r.details = result
         if not result["ran"]:
@@ -159,10 +163,6 @@ def _stand_ins(r: StageResult, names: list[str]) -> list[str]:
         r.summary += stand_in.label(names)
         r.details["stand_in"] = names
     return names
-
-
-def _how(mode: str) -> str:
-    return "native" if mode == "native" else f"emulated ({mode})"
 
 
 def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]]) -> list[StageResult]:

@@ -10,11 +10,9 @@ from ci.checks.apps import App, AppSet
 from ci.core.errors import EnvironmentProblem
 from ci.core.proc import ToolTimedOut, run
 from ci.platforms import get_platform
-from ci.platforms.runners import Runner
+from ci.platforms.runners import HOW, Runner
 
 RUN_TIMEOUT = 300.0  # seconds per app: emulated runs are slow, a hang is still a failure
-
-HOW = {"native": "native", "qemu-user": "emulated (qemu-user)", "wine": "emulated (wine)"}
 
 
 def _run_one(runner: Runner, app: App, exe: Path, library: Path, version: str) -> dict:

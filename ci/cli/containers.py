@@ -1,4 +1,4 @@
-"""`python -m ci images | container-run | crosscheck`: the container commands."""
+"""`python -m ci images | container-run | wine-root | crosscheck`: the container commands."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ci import platforms
 from ci.cli import options
 from ci.containers.images import TARGETS
 from ci.core.console import console
+from ci.core.errors import BadInput
 from ci.platforms import Platform
 
 
@@ -30,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base-image", **base_image)
     p.add_argument("session", help="the nox session to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the session after `--`")
+
+    p = options.command(sub, "wine-root", cmd_wine_root,
+                        help="make the arm64 Debian root with Wine where win-arm64 apps run here (as root)",
+                        description="Bootstrap the Debian root with Wine that runs win-arm64 apps under qemu-user; "
+                                    "cached, so only the first run pays for it.")
+    options.platform(p)
 
     p = options.command(sub, "crosscheck", cmd_crosscheck, options.as_json,
                         help="package on this machine and in the container; the bytes must match",
@@ -61,6 +68,18 @@ def cmd_container_run(args: argparse.Namespace) -> int:
 
     platform = platforms.get_platform(args.platform or platforms.host_rid())
     return run_session(platform, args.session, args.args, dist=Path(args.dist), target=args.target, base=args.base_image)
+
+
+def cmd_wine_root(args: argparse.Namespace) -> int:
+    from ci.containers.images import wine_root
+
+    platform = platforms.get_platform(args.platform or "win-arm64")
+    if platform.os != "win":
+        raise BadInput(f"--platform {platform.rid}: a Wine root is for Windows platforms")
+    started = time.perf_counter()
+    root = wine_root(platform.arch)
+    console.print(f"{platform.rid}: {root} ({time.perf_counter() - started:.1f}s)", markup=False)
+    return 0
 
 
 def cmd_crosscheck(args: argparse.Namespace) -> int:

@@ -10,10 +10,14 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ci import platforms
 from ci.cli import options
 from ci.core.console import console
+
+if TYPE_CHECKING:
+    from ci.checks.apps import AppSet
 
 
 def _print_json(data: object) -> None:
@@ -124,11 +128,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
                    f"{len(result['apps'])} binaries checked, {len(result['violations'])} violations")
 
 
+def _ready_to_run(app_set: AppSet) -> AppSet:
+    from ci.containers.images import prepare_runner
+
+    prepare_runner(platforms.get_platform(app_set.rid))
+    return app_set
+
+
 def cmd_share(args: argparse.Namespace) -> int:
     from ci.checks.apps import read_app_set
     from ci.checks.share import measure
 
-    result = measure(read_app_set(Path(args.apps)))
+    result = measure(_ready_to_run(read_app_set(Path(args.apps))))
     lines = [f"{p['app']:>12} pid {p['pid']}: {p['copies']} copy, rss {p['rss_kib']} KiB, "
              f"pss {p['pss_kib']} KiB, text shared {p['text_shared_kib']} KiB" for p in result["processes"]]
     return _finish(result, args.json, lines, result["problems"],
@@ -139,7 +150,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     from ci.checks.apps import read_app_set
     from ci.checks.smoke import smoke
 
-    result = smoke(read_app_set(Path(args.apps)))
+    result = smoke(_ready_to_run(read_app_set(Path(args.apps))))
     lines = [f"{r['app']:>12}: {r['how']}, exit {r['exit']}, {r['seconds']:.2f}s" for r in result["results"]]
     return _finish(result, args.json, lines, result["problems"], f"{result['rid']}: {result['how']}")
 
@@ -205,7 +216,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     description="Run the app set at once and read each process's mappings.")
 
     options.command(sub, "smoke", cmd_smoke, options.app_set, options.as_json,
-                    help="run every app on the target (native, qemu-user or wine) and check it",
+                    help="run every app on the target (native, qemu-user, wine or qemu-user + wine arm64) and check it",
                     description="Run every app of an app set on its target and check its report.")
 
     options.command(sub, "matrix", cmd_matrix, help="print the GitHub Actions matrix JSON from the platform list",

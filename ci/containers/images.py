@@ -19,8 +19,9 @@ from ci.core import cache
 from ci.core.errors import CiError
 from ci.core.resources import checkout_root
 from ci.core.console import progress
-from ci.platforms.runners import cache_dir
+from ci.platforms.runners import QEMU_ENV, WINE_LOADER, WINE_PACKAGES, WINE_SUITE, cache_dir, wine_root_dir
 from ci.core.proc import run_tool
+from ci.platforms import Platform
 from ci.platforms.arch import arch as arch_of, host_arch
 
 TARGETS = ("reference", "windows-cross", "fork")  # of containers/linux/Dockerfile
@@ -52,15 +53,46 @@ def rootfs_tarball(arch: str) -> Path:
     return tarball
 
 
-def _debootstrap(arch: str, root: Path) -> None:
+def _debootstrap(arch: str, root: Path, suite: str = SUITE) -> None:
     foreign = arch != host_arch()
     run_tool(["debootstrap", "--variant=minbase", f"--arch={arch_of(arch).debian}",
-              *(["--foreign"] if foreign else []), SUITE, root, MIRROR])
+              *(["--foreign"] if foreign else []), suite, root, MIRROR])
     if foreign:  # the second stage runs the target's own dpkg, through qemu
         ensure_binfmt(arch)
         run_tool(["chroot", root, "/debootstrap/debootstrap", "--second-stage"])
     for junk in (*root.glob("var/cache/apt/archives/*.deb"), *root.glob("var/lib/apt/lists/*_*")):
         junk.unlink()  # downloaded packages and indexes: images run apt-get update themselves
+
+
+def wine_root(arch: str) -> Path:
+    """A Debian root of `arch` with Wine, where win-`arch` apps run under qemu-user: bootstrapped
+    and `apt-get install`ed once per machine, then offline."""
+    ensure_binfmt(arch)  # also on a machine that rebooted since the root was made
+    root = wine_root_dir(arch)
+    stamp = root.with_name(root.name + ".inputs")
+    key = cache.key({}, [WINE_SUITE, WINE_PACKAGES, MIRROR])
+    if cache.is_fresh(stamp, key, [root / WINE_LOADER.relative_to("/")]):
+        return root
+    _require_root(f"building the Wine root {root}")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".wine-root-", dir=root.parent) as tmp, \
+            progress(f"debootstrap {WINE_SUITE} {arch} + {' '.join(WINE_PACKAGES)}"):
+        new = Path(tmp) / "root"
+        _debootstrap(arch, new, WINE_SUITE)
+        chroot_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", **QEMU_ENV}
+        run_tool(["chroot", new, "apt-get", "update"], env=chroot_env)
+        run_tool(["chroot", new, "apt-get", "install", "-y", "--no-install-recommends", *WINE_PACKAGES], env=chroot_env)
+        run_tool(["chroot", new, "apt-get", "clean"], env=chroot_env)
+        shutil.rmtree(root, ignore_errors=True)
+        new.replace(root)
+    cache.mark_fresh(stamp, key)
+    return root
+
+
+def prepare_runner(platform: Platform) -> None:
+    """What this machine needs, made once, before a Runner runs `platform`'s binaries."""
+    if platform.run_mode == "qemu-wine":
+        wine_root(platform.arch)
 
 
 def ensure_binfmt(arch: str) -> None:

@@ -11,7 +11,7 @@ from ci.core.errors import BadInput, CiError
 from ci.platforms.arch import host_arch
 from ci.platforms.toolchains import ClangCoff, GnuElf, MinGW, Toolchain
 
-RunMode = Literal["native", "qemu-user", "wine", "none"]
+RunMode = Literal["native", "qemu-user", "wine", "qemu-wine", "none"]
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,9 @@ PLATFORMS: dict[str, Platform] = {
             # lists gcc 14.2; partner-runner-images arm-windows-11-image.md @ 80ebe9f omitted MSYS2),
             # nor its Visual C++ (pyjoulescope_ui#303). Only its test leg runs there, linking the
             # apps with the runner's LLVM (C:\Program Files\LLVM\bin, Install-LLVM.ps1 @ 3390d85).
-            runner="windows-11-arm", build_container="linux-x64", build_target="windows-cross",
+            # On an x64 Linux host its apps run in an arm64 Debian root's Wine under qemu-user.
+            runner="windows-11-arm", emulators={"linux-x64": "qemu-wine"},
+            build_container="linux-x64", build_target="windows-cross",
             floor=Floor(dlls=_WINDOWS_DLLS),
         ),
     )

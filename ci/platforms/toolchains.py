@@ -200,8 +200,9 @@ class MinGW(_Gcc, _Windows):
 
     def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
+        # No time stamp, and no image base hashed from the output's path (ld's default for DLLs).
         run_tool([*self.cc, *cflags, *(["-shared"] if shared else []), "-o", output, *sources, *link_inputs,
-                  "-Wl,--no-insert-timestamp"], cwd=cwd)
+                  "-Wl,--no-insert-timestamp", "-Wl,--disable-auto-image-base"], cwd=cwd)
 
     def static_link_inputs(self, library: Path) -> list[str | Path]:
         """The archive and what the runtime DLL links besides (see link_runtime): system DLLs only."""
@@ -303,11 +304,15 @@ class ClangCoff(_Windows):
             obj = output.parent / f"{output.stem}.{source.stem}.obj"
             run_tool([*self.cc, *cflags, "-gcodeview", "-c", source, "-o", obj], cwd=cwd)
             objects.append(obj)
+        # The PDB names every object and library as given: beside the output or relative to it only.
+        libs = [output.parent / f"{output.stem}.{lib}.lib" for lib in ("winrt", *self.app_dlls)]
+        for lib, copy in zip(("winrt", *self.app_dlls), libs):
+            shutil.copyfile(support / f"{lib}.lib", copy)
         kind = (["/dll", "/entry:_DllMainCRTStartup", f"/implib:{output.stem}.lib"] if shared
                 else ["/subsystem:console", "/entry:mainCRTStartup"])
-        self._lld_link([*kind, *objects, *link_inputs, support / "winrt.lib",
-                        *(support / f"{d}.lib" for d in self.app_dlls)], output, output.parent)
-        for leftover in (*objects, output.with_suffix(".lib") if shared else None):
+        self._lld_link([*kind, *(os.path.relpath(p, output.parent) for p in (*objects, *link_inputs, *libs))],
+                       output, output.parent)
+        for leftover in (*objects, *libs, output.with_suffix(".lib") if shared else None):
             if leftover:
                 leftover.unlink(missing_ok=True)
 
