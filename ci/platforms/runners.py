@@ -77,7 +77,8 @@ class Runner:
         elif self.mode == "qemu-wine":
             self._root = self._wine_root()
             self.env.update(QEMU_ENV)
-            self._start_wine("/wineprefix")  # inside the root, so it is made once per root
+            self._wine_env("/wineprefix")  # inside the root, so it is made once per root
+            # Started at the first command, when the directories to bind are known.
         elif self.mode == "none":
             raise CiError(f"{self.platform.rid}: cannot run here (needs a {self.platform.runner} runner)")
         return self
@@ -108,23 +109,27 @@ class Runner:
             (self._root / directory.relative_to("/")).mkdir(parents=True, exist_ok=True)
             self._binds.append(directory)
 
-    def _start_wine(self, prefix: str) -> None:
+    def _wine_env(self, prefix: str) -> None:
         self.env.update(WINEPREFIX=prefix, WINEDEBUG="-all",
                         WINEDLLOVERRIDES="mscoree,mshtml=")  # no Mono/Gecko install prompts
         (self._root or Path("/")).joinpath(prefix.lstrip("/")).mkdir(parents=True, exist_ok=True)
-        # A persistent server for the stage, so later runs skip wine's start-up; a server left
-        # behind by an interrupted run would make `-p` fail, so it goes first.
-        self._restart_server()
+
+    def _start_wine(self, prefix: str) -> None:
+        self._wine_env(prefix)
         try:
-            self._start_daemon([*self._wine_tool("wine"), "wineboot", "-i"])
+            self._boot()
         except BaseException:
             self.__exit__()  # __exit__ is not called when __enter__ fails: stop the server here
             raise
 
-    def _restart_server(self) -> None:
+    def _boot(self) -> None:
+        """A persistent server for the stage, so later runs skip wine's start-up; a server left
+        behind by an interrupted run would make `-p` fail, so it goes first. wineboot starts wine's
+        services now, with no pipes to hold, rather than in the first app's run."""
         run([*self._wine_tool("wineserver"), "-k"], env=self.env, quiet=True)
         self._start_daemon([*self._wine_tool("wineserver"), "-p"])
         self._server_binds = list(self._binds)
+        self._start_daemon([*self._wine_tool("wine"), "wineboot", "-i"])
 
     def _start_daemon(self, argv: list[str]) -> None:
         """Run a wine command that leaves daemons behind holding its stdout: capturing would never end."""
@@ -133,7 +138,7 @@ class Runner:
             raise CiError(f"{' '.join(argv)} failed (exit {done.returncode}) for WINEPREFIX={self.env['WINEPREFIX']}")
 
     def __exit__(self, *exc: object) -> None:
-        if self.mode in ("wine", "qemu-wine"):
+        if self.mode == "wine" or self._server_binds:
             run([*self._wine_tool("wineserver"), "-k"], env=self.env, quiet=True)
 
     def add_library_dir(self, directory: Path) -> None:
@@ -151,7 +156,7 @@ class Runner:
         if self._root is not None:
             self._bind(exe.parent)
             if self._binds != self._server_binds:
-                self._restart_server()
+                self._boot()  # the server opens files for its clients: it must see every bound directory
             return [*self._wine_tool("wine"), str(exe.resolve()), *args]
         if self.mode == "wine":
             return [*self._wine_tool("wine"), str(exe), *args]

@@ -21,10 +21,19 @@ from pathlib import Path
 from typing import ClassVar
 
 from ci.core import cache
+from ci.core.fs import sha256_file
 from ci.core.resources import source_tree
 from ci.core.proc import run_tool, tool_version
 from ci.platforms.hosttools import (Found, beside, first, header_dir, on_path, own_program, resource_headers,
                                    targets, writes)
+
+
+@functools.cache
+def recipe() -> str:
+    """This module's digest: it holds every compile and link flag, so a change to one rebuilds
+    what the flags made (its part of every toolchain's identity)."""
+    return sha256_file(Path(__file__))
+
 
 @dataclass(frozen=True)
 class Tools:
@@ -103,7 +112,7 @@ class _Gcc:
         return f"{self.triplet}-windres"
 
     def identity(self) -> list[str]:
-        return [tool_version(self.cc[0]), tool_version(self.objcopy)]
+        return [tool_version(self.cc[0]), tool_version(self.objcopy), recipe()]
 
     def path_independent(self, source_dir: Path) -> list[str]:
         """Debug info that names sources relative to `source_dir`, whatever the clone path."""
@@ -242,8 +251,11 @@ class ClangCoff(_Windows):
                 "-D__USE_MINGW_ANSI_STDIO=0")
 
     def identity(self) -> list[str]:
+        """Also the winrt sources: every binary of this toolchain links winrt.lib."""
         tools = locate(self)
-        return [tool_version(tools["clang"]), tool_version(tools["lld-link"])]
+        winrt = source_tree("reference") / "winrt" / self.machine
+        return [tool_version(tools["clang"]), tool_version(tools["lld-link"]), recipe(),
+                cache.digest({p.name: p for p in winrt.iterdir() if p.is_file()})]
 
     def runtime_cflags(self) -> list[str]:
         return ["-gcodeview"]
@@ -292,8 +304,9 @@ class ClangCoff(_Windows):
                   *(obj_dir / f"{lib}.lib" for lib in ("winrt", *self.runtime_dlls))]
         relative = [os.path.relpath(p, lib_dir) for p in inputs]
         library = lib_dir / self.library_name
+        # Page-aligned sections (as MinGW's): wine maps the file instead of copying it into private memory.
         self._lld_link(["/dll", f"/def:{relative[0]}", f"/implib:{self.import_library}", "/entry:_DllMainCRTStartup",
-                        *relative[1:]], library, lib_dir)
+                        "/filealign:0x1000", *relative[1:]], library, lib_dir)
         return Linked(library, (lib_dir / self.import_library,), (library.with_suffix(".pdb"),))
 
     def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
