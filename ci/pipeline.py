@@ -126,6 +126,7 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
     def savings_(r: StageResult) -> None:
         from ci.checks import savings, twins
 
+        prepare_runner(platform)
         entry = savings.measure(platform, state["apps"], twins.read_twins(layout.build / rid / "twins", state["apps"]),
                                 state["archive"])
         savings.record(layout.dist, entry)

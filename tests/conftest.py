@@ -61,7 +61,8 @@ def pipeline_win_x64(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="session")
 def pipeline_win_arm64(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """win-arm64: built with clang + lld-link; nothing here can run it."""
+    """win-arm64: built with clang + lld-link, run under qemu-user in the arm64 Debian root's Wine
+    (the root is made once per machine: the first session pays for it, ~6-11 min)."""
     return _pipeline(tmp_path_factory, "win-arm64", "verify", "share", "smoke")
 
 

@@ -7,6 +7,7 @@ Output: <out>/runtime (the unpacked package), <out>/bin (apps), <out>/bin/plugin
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ci.core.lock import locked
 from ci.redist.unpack import Unpacked, open_unpacked, unpack
 
 APP_SET = "apps.json"
+SOURCES = "src"  # the apps' sources, copied into the app set while it is built
 CFLAGS = ("-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror")
 
 
@@ -60,15 +62,18 @@ def parse_apps(data: object, listing: Path, what: str) -> tuple[App, ...]:
         raise InputError(listing, f"malformed {what} ({exc!r})") from None
 
 
-def _link(platform: Platform, runtime: Unpacked, sources: list[Path], output: Path, shared: bool,
-          defines: dict[str, str], apps_dir: Path) -> None:
+def _link(platform: Platform, runtime: Unpacked, sources: list[str], output: Path, shared: bool,
+          defines: dict[str, str], top: Path) -> None:
+    """Compiled in `top` (the app set being built) from names relative to it: clang's CodeView
+    records the compiler's whole command line, so no path of this machine may be on it."""
     cflags = [
-        *CFLAGS, f"-ffile-prefix-map={apps_dir}=.", f"-ffile-prefix-map={runtime.root}=runtime",
-        *(f"-I{d}" for d in sorted({(runtime.root / h).parent for h in runtime.manifest["include"]})),
+        *CFLAGS, *platform.toolchain.path_independent(top),
+        *(f"-I{d.relative_to(top).as_posix()}" for d in sorted({(runtime.root / h).parent for h in runtime.manifest["include"]})),
         *(f'-D{k}="{v}"' for k, v in sorted(defines.items())),
     ]
     link_inputs = [runtime.root / rel for rel in runtime.manifest["link"]]
-    platform.toolchain.link_app(cflags, sources, link_inputs, output, runtime.library.parent, shared, apps_dir)
+    platform.toolchain.link_app(cflags, [Path(s) for s in sources], link_inputs, output, runtime.library.parent,
+                                shared, top)
 
 
 def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | None = None,
@@ -114,16 +119,19 @@ def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | 
 
 
 def _link_all(platform: Platform, runtime: Unpacked, described: dict, apps_dir: Path, out: Path) -> tuple[App, ...]:
+    """Every app and plugin, from a copy of the sources in out/src (removed after)."""
+    shutil.copytree(apps_dir, out / SOURCES)
     apps: list[App] = []
     for name, spec in sorted(described["plugins"].items()):
         target = out / "bin" / "plugins" / platform.plugin_name(name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, True, spec.get("defines", {}), apps_dir)
+        _link(platform, runtime, [f"{SOURCES}/{s}" for s in spec["sources"]], target, True, spec.get("defines", {}), out)
         apps.append(App(name, "plugin", target.relative_to(out).as_posix()))
     for name, spec in sorted(described["apps"].items()):
         target = out / "bin" / f"{name}{platform.exe_suffix}"
-        _link(platform, runtime, [apps_dir / s for s in spec["sources"]], target, False, spec.get("defines", {}), apps_dir)
+        _link(platform, runtime, [f"{SOURCES}/{s}" for s in spec["sources"]], target, False, spec.get("defines", {}), out)
         apps.append(App(name, "exe", target.relative_to(out).as_posix(), tuple(spec.get("plugins", ()))))
+    shutil.rmtree(out / SOURCES)
     return tuple(apps)
 
 

@@ -17,6 +17,7 @@ from packaging.requirements import Requirement
 
 from ci.core import cache
 from ci.core.errors import CiError
+from ci.core.lock import locked
 from ci.core.resources import checkout_root
 from ci.core.console import progress
 from ci.platforms.runners import QEMU_ENV, WINE_LOADER, WINE_PACKAGES, WINE_SUITE, cache_dir, wine_root_dir
@@ -71,10 +72,19 @@ def wine_root(arch: str) -> Path:
     root = wine_root_dir(arch)
     stamp = root.with_name(root.name + ".inputs")
     key = cache.key({}, [WINE_SUITE, WINE_PACKAGES, MIRROR])
-    if cache.is_fresh(stamp, key, [root / WINE_LOADER.relative_to("/")]):
+    loader = root / WINE_LOADER.relative_to("/")
+    if cache.is_fresh(stamp, key, [loader]):
         return root
     _require_root(f"building the Wine root {root}")
     root.parent.mkdir(parents=True, exist_ok=True)
+    with locked(root):  # a second run waits for the first one's root instead of making its own
+        if not cache.is_fresh(stamp, key, [loader]):
+            _build_wine_root(arch, root)
+            cache.mark_fresh(stamp, key)
+    return root
+
+
+def _build_wine_root(arch: str, root: Path) -> None:
     with tempfile.TemporaryDirectory(prefix=".wine-root-", dir=root.parent) as tmp, \
             progress(f"debootstrap {WINE_SUITE} {arch} + {' '.join(WINE_PACKAGES)}"):
         new = Path(tmp) / "root"
@@ -85,8 +95,6 @@ def wine_root(arch: str) -> Path:
         run_tool(["chroot", new, "apt-get", "clean"], env=chroot_env)
         shutil.rmtree(root, ignore_errors=True)
         new.replace(root)
-    cache.mark_fresh(stamp, key)
-    return root
 
 
 def prepare_runner(platform: Platform) -> None:

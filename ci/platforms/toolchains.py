@@ -315,7 +315,7 @@ class ClangCoff(_Windows):
         objects = []
         for source in sources:
             obj = output.parent / f"{output.stem}.{source.stem}.obj"
-            run_tool([*self.cc, *cflags, "-gcodeview", "-c", source, "-o", obj], cwd=cwd)
+            run_tool([*self.cc, *cflags, "-gcodeview", "-c", source, "-o", os.path.relpath(obj, cwd)], cwd=cwd)
             objects.append(obj)
         # The PDB names every object and library as given: beside the output or relative to it only.
         libs = [output.parent / f"{output.stem}.{lib}.lib" for lib in ("winrt", *self.app_dlls)]

@@ -30,11 +30,20 @@ def test_win_x64_runs_under_wine_and_says_so(pipeline_win_x64):
     assert {r["how"] for r in stages["smoke"]["details"]["results"]} == {"emulated (wine)"}
 
 
-def test_win_arm64_is_built_and_verified_but_not_run_here(pipeline_win_arm64):
+def test_win_arm64_runs_under_qemu_and_arm64_wine_and_says_so(pipeline_win_arm64):
     stages = _stages(pipeline_win_arm64)
     assert [(n, s["status"]) for n, s in stages.items()] == [
-        ("build", "ok"), ("package", "ok"), ("apps", "ok"), ("verify", "ok"), ("share", "not run"), ("smoke", "not run")]
-    assert stages["smoke"]["summary"] == "not run (needs windows-11-arm runner)"
+        ("build", "ok"), ("package", "ok"), ("apps", "ok"), ("verify", "ok"), ("share", "ok"), ("smoke", "ok")]
+    share = stages["share"]["details"]
+    assert share["run_mode"] == "qemu-wine"
+    assert "emulated (qemu-user + wine arm64), one copy each" in stages["share"]["summary"]
+    # qemu-user maps the guest's DLL from the file itself: the host sees it, and its pages shared.
+    for process in share["processes"]:
+        assert process["copies"] == 1 and process["same_file"] and process["text_shared_kib"] > 0
+    results = stages["smoke"]["details"]["results"]
+    assert {r["app"] for r in results} == {"hello", "alloc", "threads", "plugin_host"}
+    assert {(r["how"], r["exit"]) for r in results} == {("emulated (qemu-user + wine arm64)", 0)}
+    assert all(r["report"]["runtime_agrees"] for r in results)
 
 
 @pytest.mark.parametrize("fixture, arch, machine", [("pipeline_win_x64", "x64", "AMD64"),
