@@ -315,15 +315,32 @@ def windows_tools(arch: str, vswhere: Path | None = None, kits_root: Path | None
     return Toolset(linker=str(link), lib_paths=(msvc_lib, *windows_sdk(kits_root or registry_kits_root(), arch)))
 
 
+#: What a dry run made off Windows writes for a path only the Windows host resolves.
+ON_WINDOWS_HOST = "resolved on the Windows host"
+#: Both Windows rids are built on x64 runners: arm64 with MSVC's amd64_arm64 tools (Hostx64/arm64),
+#: as upstream cross-builds it (dotnet/runtime eng/pipelines/common/global-build-job.yml @ 00869a8).
+BUILD_HOST_ARCH = "x64"
+
+
+def deferred_windows_tools(arch: str) -> Toolset:
+    """link.exe and the MSVC and Windows SDK library folders for a plan made off Windows: each path
+    says what finds it on the Windows host (vswhere, KitsRoot10), where the same plan resolves them."""
+    msvc_dir = f"<MSVC: vswhere -requires {VC_COMPONENTS[arch]}, {ON_WINDOWS_HOST}>"
+    sdk_dir = f"<Windows SDK: KitsRoot10 Lib\\<newest 10.*>, {ON_WINDOWS_HOST}>"
+    return Toolset(linker=f"{msvc_dir}\\bin\\Host{BUILD_HOST_ARCH}\\{arch}\\link.exe",
+                   lib_paths=(Path(f"{msvc_dir}\\lib\\{arch}"), Path(f"{sdk_dir}\\um\\{arch}"),
+                              Path(f"{sdk_dir}\\ucrt\\{arch}")))
+
+
 def _windows_host_arch(target_arch: str) -> str:
-    """This machine's architecture on Windows; elsewhere (a plan made on Linux) the target's runner's."""
+    """This machine's architecture on Windows; elsewhere (a plan made on Linux) the build runner's."""
     os_name, _, arch = host_rid().partition("-")
-    return arch if os_name == "win" else target_arch
+    return arch if os_name == "win" else BUILD_HOST_ARCH
 
 
 def visual_studio(arch: str, vswhere: Path) -> Path:
     if not vswhere.is_file():
-        raise CiError(f"{vswhere}: vswhere not found: install Visual Studio 2022 17.3+ with "
+        raise CiError(f"{vswhere}: vswhere not found: install Visual Studio 2022 17.3+ or 2026 with "
                       "'Desktop development with C++' (or pass --vswhere)")
     found = run_tool([vswhere, "-latest", "-products", "*", "-requires", VC_COMPONENTS[arch],
                       "-property", "installationPath"]).strip()
