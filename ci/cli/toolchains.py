@@ -1,7 +1,7 @@
 """`python -m ci toolchains`: which compiler, binutils and headers each platform's toolchain finds
-on this host, and how (CI prints it at the start of every leg); with `--build-host`, also the
+on this host, and how (CI prints it at the start of every leg); `python -m ci build-host`: the
 Visual Studio instances, MSVC, Windows SDK, CMake and Python of a Windows build host, in the log
-and the job summary."""
+and the job summary (every Windows leg prints it)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="the tools each platform's toolchain finds on this host, and how",
                         description="Locate each platform's compiler, binutils and headers on this host; "
                                     "exit 1 if any is missing.")
-    p.add_argument("--build-host", action="store_true",
-                   help="also report the Visual Studio instances (vswhere), MSVC, Windows SDK, CMake and Python "
-                        "of this Windows build host (log and job summary); a missing one is reported, not an error")
-    p.add_argument("--vswhere", type=Path, help="with --build-host: vswhere.exe (default: the Visual Studio Installer's)")
-    p.add_argument("--windows-kits", type=Path, help="with --build-host: the Windows Kits 10 folder (default: the registry's)")
+    p = options.command(sub, "build-host", cmd_build_host, options.as_json,
+                        help="this Windows build host's Visual Studio (vswhere), MSVC, Windows SDK, CMake and Python",
+                        description="Report the Visual Studio instances vswhere knows, the default MSVC toolset, the "
+                                    "Windows SDKs, CMake and Python, in the log and the job summary; a missing one is "
+                                    "reported, not an error.")
+    p.add_argument("--vswhere", type=Path, help="vswhere.exe (default: the Visual Studio Installer's)")
+    p.add_argument("--windows-kits", type=Path, help="the Windows Kits 10 folder (default: the registry's)")
 
 
 def found(rids: list[str] | None) -> dict:
@@ -49,13 +51,6 @@ def found(rids: list[str] | None) -> dict:
 
 def cmd_toolchains(args: argparse.Namespace) -> int:
     report = found(args.platform)
-    if args.build_host:
-        from ci.platforms.buildhost import markdown, windows_build_host
-
-        rows = windows_build_host(args.vswhere, args.windows_kits)
-        report["build_host"] = [{"name": r.name, "version": r.version, "where": r.where} for r in rows]
-        schemas.validate("toolchains", report, "toolchains report")
-        append_job_summary(markdown(rows, f"Build host {report['host']}"))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -66,9 +61,22 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
             if not entry["ok"]:
                 table.add_row(entry["rid"], "missing", "", entry["error"], style="red")
         console.print(table)
-        if args.build_host:
-            host = Table("Tool", "Version", "Where", title=f"build host {report['host']}")
-            for row in report["build_host"]:
-                host.add_row(row["name"], row["version"] or "missing", row["where"], style=None if row["version"] else "yellow")
-            console.print(host)
     return 0 if all(entry["ok"] for entry in report["platforms"]) else 1
+
+
+def cmd_build_host(args: argparse.Namespace) -> int:
+    from ci.platforms.buildhost import markdown, windows_build_host
+
+    host = platforms.host_rid()
+    rows = windows_build_host(args.vswhere, args.windows_kits)
+    append_job_summary(markdown(rows, f"Build host {host}"))
+    if args.json:
+        report = {"host": host, "tools": [{"name": r.name, "version": r.version, "where": r.where} for r in rows]}
+        schemas.validate("build-host", report, "build-host report")
+        print(json.dumps(report, indent=2))
+    else:
+        table = Table("Tool", "Version", "Where", title=f"build host {host}")
+        for row in rows:
+            table.add_row(row.name, row.version or "missing", row.where, style=None if row.version else "yellow")
+        console.print(table)
+    return 0

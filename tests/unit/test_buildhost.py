@@ -1,4 +1,4 @@
-"""The Windows build host report (`python -m ci toolchains --build-host`), fed what windows-2025's
+"""The Windows build host report (`python -m ci build-host`), fed what windows-2025's
 tools answer: vswhere's JSON in the shape its docs give (microsoft/vswhere wiki: an array of
 instances with instanceId, installationPath, installationVersion, displayName, catalog), with the
 values of actions/runner-images images/windows/Windows2025-VS2026-Readme.md @ 07d0831:
@@ -77,16 +77,15 @@ def test_output_that_is_not_vswheres_instance_list_is_one_line(text):
     assert str(error.value).startswith("vswhere.exe: not vswhere's JSON instance list (") and "\n" not in str(error.value)
 
 
-def test_the_toolchains_command_puts_the_build_host_in_its_json_and_the_job_summary(tmp_path):
+def test_the_build_host_command_writes_json_and_the_job_summary(tmp_path):
     host = windows_2025(tmp_path)
     summary = tmp_path / "summary.md"
-    done = subprocess.run([sys.executable, "-m", "ci", "toolchains", "--platform", "win-x64", "--json", "--build-host",
-                           "--vswhere", str(host["vswhere"]), "--windows-kits", str(host["kits"])], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "ci", "build-host", "--json", "--vswhere", str(host["vswhere"]), "--windows-kits", str(host["kits"])], cwd=REPO,
                           env={**os.environ, "PATH": os.pathsep.join([str(host["bin"]), os.environ["PATH"]]),
                                "GITHUB_STEP_SUMMARY": str(summary)}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    schemas.validate("toolchains", report, "stdout")
-    assert {r["name"]: r["version"] for r in report["build_host"]}["MSVC (default toolset)"] == "14.50.35719"
+    schemas.validate("build-host", report, "stdout")
+    assert {r["name"]: r["version"] for r in report["tools"]}["MSVC (default toolset)"] == "14.50.35719"
     text = summary.read_text()
     assert "| Visual Studio 2026 (18.4.3) | 18.4.11620.152 |" in text and "| CMake | 4.3.1 |" in text
