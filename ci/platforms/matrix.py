@@ -15,5 +15,7 @@ def matrix() -> dict:
         "build_runner": p.build_runner,
         "container": p.build_container or "",  # "": on the build runner's host
         "target": p.build_target,
-        "test_runners": p.test_runners,  # the first is its native runner; later ones an older OS
+        "test_runners": list(p.test_runners),  # the first is its native runner; later ones an older OS
+        "windows_container": p.windows_container,  # nox also runs in the Windows container on `runner`
+        "runner": p.runner,
     } for p in PLATFORMS.values()]}

@@ -38,6 +38,9 @@ class Platform:
     build_container: str | None = None
     build_target: str = "reference"
     also_tested_on: tuple[str, ...] = ()  # further runners its apps run on (an older OS, for the floor)
+    # Also packaged by nox inside a Windows container (containers/windows) on its runner, and
+    # compared byte for byte with the runner's own build (crosscheck).
+    windows_container: bool = False
     floor: Floor = Floor()
 
     @property
@@ -98,7 +101,7 @@ PLATFORMS: dict[str, Platform] = {
             # apps are linked and run with it on windows-2025, and on windows-2022 (Server 2022, the
             # oldest hosted Windows) for the floor.
             runner="windows-2025", emulators={"linux-x64": "wine"}, build_container="linux-x64",
-            build_target="windows-cross", also_tested_on=("windows-2022",),
+            build_target="windows-cross", also_tested_on=("windows-2022",), windows_container=True,
             floor=Floor(dlls=_WINDOWS_DLLS),
         ),
         Platform(
