@@ -69,6 +69,15 @@ class Platform:
         return "native" if host == self.rid else self.emulators.get(host, "none")
 
 
+# Runner labels are pinned images, never -latest (which moves under a release):
+# - ubuntu-24.04 / ubuntu-24.04-arm: docker-ce 28 and jq on the image, debootstrap from apt
+#   (runner-images images/ubuntu/toolsets/toolset-2404.json @ 00e314e);
+# - windows-2025: Server 2025 with Visual Studio 2026 since June 2026 (runner-images #14017), Docker 29
+#   and the Containers feature, MinGW gcc 15.2 for the UCRT (Windows2025-VS2026-Readme.md @ 07d0831);
+# - windows-11-arm: the only hosted arm64 Windows, Visual Studio 2026 since September 2026 (#14602),
+#   no Docker;
+# - windows-2022: the oldest hosted Windows (Server 2022), for the floor below.
+
 #: System DLLs every supported Windows has (10 1809 and later, Server 2019 and later): the loader
 #: finds these in System32, so nothing beyond them and Runtime.Base may be imported.
 _WINDOWS_DLLS = ("kernel32.dll", "ntdll.dll", "bcrypt.dll", "msvcrt.dll", "ucrtbase.dll")
