@@ -20,12 +20,12 @@ from ci.redist.checksums import SUMS, read_sums
 from ci.redist.dist import SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
 from ci.core.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import CiError, InputError
-from ci.core.resources import data_file
+from ci.core.resources import packaging_file
 from ci.platforms import Platform, get_platform
 from ci.runtime.output import BUILD_INFO, BuildOutput
 from ci.runtime.versioning import Version
 
-LAYOUT = data_file("layout.json")
+LAYOUT = packaging_file("layout.json")
 MANIFEST = "manifest.json"
 
 
