@@ -7,9 +7,9 @@ from pathlib import Path
 
 from ci.binaries import read_binary
 from ci.core.errors import CiError, InputError
-from ci.core.resources import data_file
+from ci.core.resources import packaging_file
 
-EXPORT_LIST = data_file("runtime-base-exports.txt")
+EXPORT_LIST = packaging_file("runtime-base-exports.txt")
 
 #: ELF symbol versions: one node per minor release, RUNTIME_BASE_<major>.<minor>, each inheriting
 #: the one before, as glibc's GLIBC_2.x nodes do. An app records the newest node whose symbols it
