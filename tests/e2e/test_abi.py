@@ -54,7 +54,7 @@ VARIANTS["added-old-node"] = ("10.1.0-ref.1", {
 
 def _checkout_copy(dest: Path, version: str, edits: dict[str, list[tuple[str, str]]]) -> Path:
     """The parts of the checkout a build needs, with the variant's patch applied."""
-    for part in ("ci", "reference"):
+    for part in ("ci", "reference", "packaging"):
         shutil.copytree(REPO / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(REPO / "pyproject.toml", dest / "pyproject.toml")
     (dest / "reference/runtime/VERSION").write_text(version + "\n")
