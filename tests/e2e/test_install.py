@@ -150,3 +150,44 @@ def test_an_install_killed_at_any_step_leaves_the_previous_state_whole(packages,
         assert run_ci("install", "--package", packages["10.1"]["archive"], "--root", root).returncode == 0
     assert "10.1.0-ref.1" in os.readlink(root / "lib/libRuntime.Base.so.10")
     assert not [p for p in (root / "shared/Runtime.Base").iterdir() if p.name.startswith(".staging-")]
+
+
+def test_under_qemu_the_real_arm64_loader_rolls_forward_and_refuses_a_newer_minor(tmp_path):
+    """linux-arm64 under qemu-aarch64 -L: the installed root reached through the app's RUNPATH (the
+    arm64 ldconfig that would build a cache for it is not on this x86_64 machine)."""
+    rid, built = "linux-arm64", {}
+    for name in ("10.0", "10.1"):
+        version, edits = VERSIONS[name]
+        checkout = _checkout_copy(tmp_path / name / "checkout", version, edits)
+        build, dist = tmp_path / name / "build", tmp_path / name / "dist"
+        for args in (["build", "--platform", rid, "--out", build], ["package", "--build", build, "--dist", dist]):
+            done = run_ci(*args, cwd=checkout, env=EPOCH)
+            assert done.returncode == 0, (name, done.stdout + done.stderr)
+        built[name] = (build, dist / f"runtime-base-{version}-{rid}.tar.gz")
+    root = tmp_path / "R"
+    assert run_ci("install", "--package", built["10.0"][1], "--root", root).returncode == 0
+    apps = {}
+    for name, needs_minor in (("10.0", False), ("10.1", True)):
+        out = tmp_path / f"a{name}/app"
+        out.parent.mkdir()
+        out.with_suffix(".c").write_text(APP)
+        subprocess.run(["aarch64-linux-gnu-gcc", f"-DNEEDS_MINOR={int(needs_minor)}", f"-I{built[name][0] / 'include'}",
+                        "-o", out, out.with_suffix(".c"), built[name][0] / "lib/libRuntime.Base.so",
+                        f"-Wl,-rpath,{root / 'lib'}"], check=True)
+        apps[name] = out
+
+    def qemu(app: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", app], capture_output=True, text=True,
+                              timeout=120, env={})
+
+    refused = qemu(apps["10.1"])
+    assert refused.returncode != 0 and "version `RUNTIME_BASE_10.1' not found" in refused.stderr, refused.stderr
+    doctor = run_ci("doctor", apps["10.1"], "--json")
+    assert doctor.returncode == 1 and json.loads(doctor.stdout)["verdict"] == "too old"
+    assert run_ci("install", "--package", built["10.1"][1], "--root", root).returncode == 0
+    moved = tmp_path / "moved"
+    apps["10.0"].parent.rename(moved)
+    for app, expected in ((moved / "app", "10.1.0-ref.1 0"), (apps["10.1"], "10.1.0-ref.1 10")):
+        ran = qemu(app)
+        assert (ran.returncode, ran.stdout.strip()) == (0, expected), ran.stderr
+    assert run_ci("doctor", apps["10.1"]).returncode == 0
