@@ -157,6 +157,7 @@ def _read(path: Path, pe: pefile.PE, data: bytes) -> Binary:
         defined=frozenset(s.name for s in exports) | {n for n in own - imported if not n.startswith("__imp_")},
         delay_imports=delay_imports,
         symbol_tables=("exports", *tables),
+        sections=tuple(_printable(s.Name.rstrip(b"\0")) for s in pe.sections),
     )
 
 

@@ -7,12 +7,16 @@ from each. Each is checked against the platform record's declared floor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from ci.binaries import Binary
 from ci.platforms import Platform
+from ci.platforms.records import UCRT
 
 _GLIBC = "GLIBC_"
+# The UCRT's API sets (api-ms-win-crt-runtime-l1-1-0.dll, ...): the loader maps each to ucrtbase.dll.
+_UCRT_API_SET = re.compile(r"api-ms-win-crt-[a-z0-9-]+-l1-1-0\.dll")
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -57,5 +61,7 @@ def problems(platform: Platform, needed: dict, own: Iterable[str] = ()) -> list[
         found.append(f"needs glibc {needed['glibc']}, above {platform.rid}'s floor {floor.glibc or '(none)'}")
     allowed = {d.lower() for d in (*floor.dlls, *own)}
     for dll in sorted(set(needed["dlls"]) - allowed):
+        if UCRT in allowed and _UCRT_API_SET.fullmatch(dll):
+            continue
         found.append(f"imports {dll}, not among {platform.rid}'s allowed DLLs ({', '.join(floor.dlls) or 'none'})")
     return found
