@@ -15,7 +15,8 @@ from ci.platforms import Platform
 from ci.platforms.records import UCRT
 
 _GLIBC = "GLIBC_"
-# The UCRT's API sets (api-ms-win-crt-runtime-l1-1-0.dll, ...): the loader maps each to ucrtbase.dll.
+#: The UCRT's API sets (api-ms-win-crt-runtime-l1-1-0.dll, ..., what a UCRT MinGW's libucrt.a and
+#: MSVC's ucrt.lib import) resolve to ucrtbase.dll on every Windows 10 and later: they count as ucrtbase.
 _UCRT_API_SET = re.compile(r"api-ms-win-crt-[a-z0-9-]+-l1-1-0\.dll")
 
 
@@ -60,8 +61,7 @@ def problems(platform: Platform, needed: dict, own: Iterable[str] = ()) -> list[
     if needed["glibc"] and (floor.glibc is None or _version_key(needed["glibc"]) > _version_key(floor.glibc)):
         found.append(f"needs glibc {needed['glibc']}, above {platform.rid}'s floor {floor.glibc or '(none)'}")
     allowed = {d.lower() for d in (*floor.dlls, *own)}
-    for dll in sorted(set(needed["dlls"]) - allowed):
-        if UCRT in allowed and _UCRT_API_SET.fullmatch(dll):
-            continue
+    for dll in sorted(d for d in set(needed["dlls"]) - allowed
+                      if not (_UCRT_API_SET.fullmatch(d) and UCRT in allowed)):
         found.append(f"imports {dll}, not among {platform.rid}'s allowed DLLs ({', '.join(floor.dlls) or 'none'})")
     return found

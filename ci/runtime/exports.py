@@ -7,9 +7,9 @@ from pathlib import Path
 
 from ci.binaries import read_binary
 from ci.core.errors import CiError, InputError
-from ci.core.resources import data_file
+from ci.core.resources import packaging_file
 
-EXPORT_LIST = data_file("runtime-base-exports.txt")
+EXPORT_LIST = packaging_file("runtime-base-exports.txt")
 
 #: Symbol version the exports carry on ELF, as ILC writes it.
 ELF_VERSION = "V1.0"

@@ -20,7 +20,7 @@ from tests.e2e.test_publish import clock, fake  # noqa: F401  (the local GitHub 
 RID = "linux-x64"
 EPOCH = {"SOURCE_DATE_EPOCH": "1767225600"}  # the copies are not git checkouts
 HEADER = "reference/runtime/include/RuntimeBase.h"
-EXPORTS = "ci/data/runtime-base-exports.txt"
+EXPORTS = "packaging/runtime-base-exports.txt"
 
 # Each variant: its version, and text edits (file -> [(old, new)]) applied to a copy of the checkout.
 VARIANTS: dict[str, tuple[str, dict[str, list[tuple[str, str]]]]] = {
