@@ -75,7 +75,7 @@ def test_an_app_that_needs_a_newer_glibc_fails_verify(packaged, tmp_path):
                                     "int main(void) { return InitializeRuntimeBase() ? 1 : fake_new_api(); }\n")
     gcc("-o", "app", "app.c", f"-I{runtime / 'include'}", runtime / "lib/libRuntime.Base.so", f"-L{fake}", "-lfake",
         cwd=tmp_path)
-    (library,) = runtime.glob("lib/libRuntime.Base.so.*[0-9]")
+    (library,) = runtime.glob("lib/libRuntime.Base.so.*.*.*[0-9]")
     done = run_ci("verify", "--runtime", library, "--app", tmp_path / "app", "--json")
     assert done.returncode == 1, done.stdout + done.stderr
     result = json.loads(done.stdout)
@@ -88,7 +88,7 @@ def test_a_runtime_that_needs_a_newer_glibc_is_not_packaged(packaged, tmp_path):
     fake = _fake_glibc(tmp_path / "fake")
     build = tmp_path / "build"
     shutil.copytree(packaged["root"] / "linux-x64", build, symlinks=True)
-    (library,) = build.glob("lib/libRuntime.Base.so.*[0-9]")
+    (library,) = build.glob("lib/libRuntime.Base.so.*.*.*[0-9]")
     (tmp_path / "rt.c").write_text("int fake_new_api(void);\n"
                                    "__attribute__((visibility(\"default\"))) int InitializeRuntimeBase(void) "
                                    "{ return fake_new_api(); }\n")
