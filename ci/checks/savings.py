@@ -278,6 +278,32 @@ def rows(entry: dict) -> list[tuple[str, str, str]]:
                 for label, key in (("runtime instances", "runtime_instances"), ("GC heaps", "heaps"),
                                    ("heap reserved (KiB)", "heap_reserved_kib"), ("address space (KiB)", "vm_kib"),
                                    ("threads", "threads"))]
+    return out + nativeaot_rows(entry)
+
+
+def nativeaot_rows(entry: dict) -> list[tuple[str, str, str]]:
+    """The NativeAOT twins' rows: the split column holds the split plugin host's figures."""
+    aot = entry.get("nativeaot")
+    if not aot:
+        return []
+    if "apps" not in aot:
+        return [("C# apps, NativeAOT", "", aot["how_built"])]
+    out = [("C# apps, NativeAOT: how built", "", f"{aot['how_built']} (SDK {aot['sdk_version']}, "
+            f"ILCompiler {aot['ilcompiler_version']}, {aot['linker']})")]
+    out += [(f"NativeAOT {a['app']}: size / runtime floor (KiB)", "",
+             f"{_kib(a['bytes'])} / {_kib(a['floor']['bytes'])} (code {_kib(a['floor']['runtime_code_bytes'])})")
+            for a in aot["apps"]]
+    for row in aot.get("pss_kib_by_copies") or []:
+        out.append((f"NativeAOT {row['app']}: PSS of 1/2/4 copies (KiB)", "",
+                    " / ".join(str(row[n]) for n in ("1", "2", "4"))))
+    split = (entry.get("plugin_host") or {}).get("split", {})
+    for h in aot.get("plugin_hosts") or []:
+        out.append((f"NativeAOT plugin host, {h['n']} plugins: runtimes, GC heaps, GC threads, threads",
+                    f"{split.get('runtime_instances', '-')}, {split.get('heaps', '-')}",
+                    f"{h['runtimes']}, {h['gc_heaps']}, {h['gc_threads']}, {h['threads']}"))
+        out.append((f"NativeAOT plugin host, {h['n']} plugins: GC reserved / committed (MiB)",
+                    str(split.get("heap_reserved_kib", 0) // 1024) if split else "-",
+                    f"{h['gc_reserved_kib'] // 1024} / {h['gc_committed_kib'] / 1024:.1f}"))
     return out
 
 
