@@ -74,7 +74,7 @@ def test_n_plugins_give_n_runtimes_and_n_gc_heaps(measured):
 def test_entry_is_schema_valid_and_tabled(measured, tmp_path):
     entry = {"nativeaot": measured, "plugin_host": None}
     doc_entry = {"rid": "linux-x64", "package": "p.tar.gz", "version": "1", "how": "native",
-                 "disk": {"runtime_bytes": 1, "binaries": [], "split_total_bytes": 1, "self_contained_total_bytes": 1,
+                 "disk": {"runtime_bytes": 1, "binaries": [{"app": "hello", "kind": "exe", "split_bytes": 1, "self_contained_bytes": 2}], "split_total_bytes": 1, "self_contained_total_bytes": 1,
                           "mean_split_bytes": 1, "mean_self_contained_bytes": 1, "private_runtime_bytes": 0,
                           "break_even_n": None, "by_n": [{"n": 1, "split_bytes": 1, "self_contained_bytes": 1}]},
                  "memory": None, "plugin_host": None, "problems": [], "ok": True,
