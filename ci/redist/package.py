@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -11,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ci.core.fs import sha256_file
-from ci.redist import archive, floors
+from ci.redist import archive, floors, sbom, sdk
+from ci.redist.manifest import MANIFEST, abi_hash, file_records
 from ci.core import cache
 from ci.core import schemas
 from ci.core.faults import checkpoint
@@ -21,13 +21,12 @@ from ci.redist.checksums import SUMS, read_sums
 from ci.redist.dist import SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
 from ci.core.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import CiError, InputError
-from ci.core.resources import data_file
+from ci.core.resources import packaging_file
 from ci.platforms import Platform, get_platform
 from ci.runtime.output import BUILD_INFO, BuildOutput
 from ci.runtime.versioning import Version
 
-LAYOUT = data_file("layout.json")
-MANIFEST = "manifest.json"
+LAYOUT = packaging_file("layout.json")
 
 
 @dataclass(frozen=True)
@@ -64,15 +63,6 @@ def _placed(build: BuildOutput, layout: dict[str, str]) -> tuple[dict[str, Path]
     return files, symbols
 
 
-def file_records(entries: dict[str, Path], sha256: dict[Path, str]) -> list[dict]:
-    """Each file's record; `sha256`: digests already computed by resolved path (each file is read once to hash)."""
-    return [
-        {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
-         "sha256": sha256.get(path.resolve()) or sha256_file(path)}
-        for name, path in sorted(entries.items()) if not path.is_symlink()
-    ]
-
-
 def _entries(files: dict[str, Path]) -> dict[str, archive.Entry]:
     """Archive entries: a symlink in the build output (the ELF dev link) stays a link."""
     return {name: archive.Symlink(os.readlink(path)) if path.is_symlink() else path for name, path in files.items()}
@@ -84,12 +74,6 @@ def _floor(binary: Binary, platform: Platform, library_name: str) -> dict:
     if problems := floors.problems(platform, needed):
         raise CiError(f"{library_name}: {'; '.join(problems)}")
     return {**needed, "declared": floors.declared(platform)}
-
-
-def abi_hash(exports: list[dict]) -> str:
-    """Changes exactly when an export is added, removed, changes kind or symbol version."""
-    lines = sorted(f"{e['name']} {e['kind']} {e.get('version') or ''}".rstrip() for e in exports)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path], symbols: dict[str, Path],
@@ -129,8 +113,6 @@ def _layout(platform: Platform) -> dict[str, str]:
 
 def package(build_dir: Path, dist: Path) -> Package:
     """Package a build output into `dist` (swapped in whole, under the dist lock); cached by inputs."""
-    from ci.redist import sbom, sdk  # sdk reads archives with unpack.py, which imports this module
-
     build = BuildOutput.read(build_dir)
     platform = get_platform(build.rid)
     epoch = source_date_epoch(build)
