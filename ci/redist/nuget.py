@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from ci.core.resources import source_tree
+from ci.core.resources import packaging_file
 from ci.redist import archive
 
 SDK_ID = "RuntimeBase.Sdk"
@@ -36,7 +36,7 @@ def nupkg_name(package_id: str, version: str) -> str:
 
 
 def msbuild_dir() -> Path:
-    return source_tree("packaging") / "msbuild"
+    return packaging_file(f"msbuild/{SDK_ID}.targets").parent
 
 
 def nuspec(package_id: str, version: str, description: str, commit: str | None) -> str:
