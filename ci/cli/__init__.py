@@ -22,8 +22,9 @@ GROUPS = {
     "release": ("publish", "fetch", "provenance"),
     "containers": ("images", "container-run", "crosscheck"),
     "savings": ("savings",),
-    "toolchains": ("toolchains",),
+    "toolchains": ("toolchains", "build-host"),
     "abi": ("abi",),
+    "install": ("install", "uninstall", "doctor"),
 }
 
 

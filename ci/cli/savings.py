@@ -1,5 +1,5 @@
 """`python -m ci savings`: what the split saves against self-contained twins, per platform, as a
-table, dist/savings.json (schema ci/data/savings.schema.json), dist/savings.svg and, on GitHub,
+table, dist/savings.json (schema packaging/savings.schema.json), dist/savings.svg and, on GitHub,
 a Mermaid chart and table in the job summary."""
 
 from __future__ import annotations

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci.core.errors import InputError
-from ci.core.resources import data_file
+from ci.core.resources import packaging_file
 from ci.core.fs import atomic_write_text, read_json
 
 
 
 def schema_file(name: str) -> Path:
-    return data_file(f"{name}.schema.json")
+    return packaging_file(f"{name}.schema.json")
 
 
 if TYPE_CHECKING:

@@ -24,8 +24,8 @@ from ci.core import cache
 from ci.core.fs import sha256_file
 from ci.core.resources import source_tree
 from ci.core.proc import run_tool, tool_version
-from ci.platforms.hosttools import (Found, beside, first, header_dir, on_path, own_program, resource_headers,
-                                   targets, writes)
+from ci.platforms.hosttools import (Found, beside, c_runtime, first, header_dir, on_path, own_program,
+                                   resource_headers, targets, writes)
 
 
 @functools.cache
@@ -60,6 +60,7 @@ class Linked:
     library: Path
     link: tuple[Path, ...]  # what apps link against
     debug: tuple[Path, ...]  # split symbols
+    extra: tuple[Path, ...] = ()  # other files that ship beside the library (the ELF soname link)
 
 
 def split_symbols(objcopy: str, library: Path, epoch: int) -> Path:
@@ -78,14 +79,17 @@ class _Gcc:
 
     Found as `<triplet>-gcc` (Debian names even its native gcc that way) or unprefixed `gcc`
     (a Windows runner's MinGW), taken only if `-dumpmachine` names the triplet's CPU and OS;
-    objcopy is gcc's own (`-print-prog-name`), else prefixed or unprefixed on PATH, taken only
-    if it lists the object format among its targets.
+    objcopy, ar (and windres for PE) are gcc's own (`-print-prog-name`), else prefixed or unprefixed
+    beside it or on PATH, taken only if they list the object format among their targets. The
+    windows-2025 image's MinGW (niXman's mingw-builds in C:\\mingw64\\bin) names gcc both ways but
+    ar, objcopy and windres only unprefixed.
     """
 
     triplet: str
     hint: str = ""  # how to install it, said when it is missing
     header: ClassVar[str]  # a header every C program of the target's C library has
     bfd: ClassVar[dict[str, str]]  # CPU -> objcopy's name of the object format
+    binutils: ClassVar[tuple[str, ...]] = ("objcopy", "ar")  # the binutils the toolchain runs
 
     def find_tools(self, search: str) -> Tools:
         owner = f"{self.triplet} toolchain"
@@ -93,11 +97,15 @@ class _Gcc:
         cc = first(owner, "compiler", (on_path(f"{self.triplet}-gcc", search), on_path("gcc", search)), hint,
                    accept=targets(self.triplet))
         fmt = self.bfd[self.triplet.split("-")[0]]
-        objcopy = first(owner, "objcopy", (own_program(cc.path, "objcopy"), on_path(f"{self.triplet}-objcopy", search),
-                                           beside(cc.path, "objcopy"), on_path("objcopy", search)), hint,
-                        accept=writes(fmt))
+        binutils = [first(owner, name, (own_program(cc.path, name), on_path(f"{self.triplet}-{name}", search),
+                                        beside(cc.path, name), on_path(name, search)), hint, accept=writes(fmt))
+                    for name in self.binutils]
         headers = first(owner, "headers", (header_dir([cc.path], self.header),), hint)
-        return Tools((cc, objcopy, headers))
+        return Tools((self.described(cc), *binutils, headers))
+
+    def described(self, cc: Found) -> Found:
+        """The compiler as found; a PE toolchain adds the C runtime it links."""
+        return cc
 
     @property
     def cc(self) -> tuple[str, ...]:
@@ -106,10 +114,6 @@ class _Gcc:
     @property
     def objcopy(self) -> str:
         return locate(self)["objcopy"]
-
-    @property
-    def windres(self) -> str:
-        return f"{self.triplet}-windres"
 
     def identity(self) -> list[str]:
         return [tool_version(self.cc[0]), tool_version(self.objcopy), recipe()]
@@ -122,7 +126,7 @@ class _Gcc:
 
     def archive(self, objects: Sequence[Path], library: Path) -> None:
         """A static library of `objects`; D: no time stamps, uids or modes in it."""
-        run_tool([f"{self.triplet}-ar", "rcsD", library, *objects])
+        run_tool([locate(self)["ar"], "rcsD", library, *objects])
 
     def strip_debug(self, binary: Path) -> None:
         """Drop debug info in place, as a shipped binary is (its symbols go to a .dbg)."""
@@ -146,18 +150,25 @@ class GnuElf(_Gcc):
         return f"lib{name}.so"
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, script: Path, epoch: int,
-                     major: int, resource: Path) -> Linked:
-        """libRuntime.Base.so.<major> (its soname, what apps record in DT_NEEDED) and the unversioned
-        dev link apps link against; `resource` (a Windows resource script) has no ELF counterpart."""
-        library = lib_dir / f"{self.library_name}.{major}"
+                     version: tuple[int, int, int], resource: Path) -> Linked:
+        """The real file libRuntime.Base.so.<major>.<minor>.<patch>, its soname libRuntime.Base.so.<major>
+        (what apps record in DT_NEEDED, and the link ldconfig would make) and the unversioned dev link
+        apps link against, both links to the real file; `resource` (a Windows resource script) has no
+        ELF counterpart."""
+        soname = lib_dir / self.soname(version[0])
+        library = lib_dir / f"{soname.name}.{version[1]}.{version[2]}"
         dev_link = lib_dir / self.library_name
         run_tool([
             *self.cc, "-shared", "-o", library, *objects, "-pthread",
-            f"-Wl,--version-script={script}", f"-Wl,-soname,{library.name}",
+            f"-Wl,--version-script={script}", f"-Wl,-soname,{soname.name}",
             "-Wl,--build-id=sha1", "-Wl,--as-needed", "-Wl,-z,relro", "-Wl,-z,now", "-Wl,--eh-frame-hdr", "-ldl",
         ])
-        dev_link.symlink_to(library.name)
-        return Linked(library, (dev_link,), (split_symbols(self.objcopy, library, epoch),))
+        for link in (soname, dev_link):
+            link.symlink_to(library.name)
+        return Linked(library, (dev_link,), (split_symbols(self.objcopy, library, epoch),), (soname,))
+
+    def soname(self, major: int) -> str:
+        return f"{self.library_name}.{major}"
 
     def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
@@ -187,12 +198,21 @@ class MinGW(_Gcc, _Windows):
 
     header = "windows.h"
     bfd = {"x86_64": "pe-x86-64", "aarch64": "pe-aarch64-little"}
+    binutils = ("objcopy", "ar", "windres")
+
+    def described(self, cc: Found) -> Found:
+        crt = c_runtime(cc.path)
+        return Found(cc.role, cc.path, f"{cc.how[:-1]}, C runtime {crt})" if crt else cc.how)
+
+    @property
+    def windres(self) -> str:
+        return locate(self)["windres"]
 
     def runtime_cflags(self) -> list[str]:
         return []
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int,
-                     major: int, resource: Path) -> Linked:
+                     version: tuple[int, int, int], resource: Path) -> Linked:
         library = lib_dir / self.library_name
         implib = lib_dir / self.import_library
         version_info = resource.with_suffix(".res.o")
@@ -294,7 +314,7 @@ class ClangCoff(_Windows):
                   f"/pdb:{output.stem}.pdb", "/pdbaltpath:%_PDB%", "/pdbsourcepath:.", "/Brepro", *args], cwd=cwd)
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int,
-                     major: int, resource: Path) -> Linked:
+                     version: tuple[int, int, int], resource: Path) -> Linked:
         obj_dir, support = objects[0].parent, self.support()
         for lib in ("winrt", *self.runtime_dlls):  # beside the objects: every input by a relative name
             shutil.copyfile(support / f"{lib}.lib", obj_dir / f"{lib}.lib")

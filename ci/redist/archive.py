@@ -356,6 +356,9 @@ def read_member(archive: Path, name: str, limit: int, limits: Limits = Limits())
     with _reading(archive):
         if kind == "zip":
             with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():  # zipfile raises RuntimeError on opening one: name it first
+                    if info.flag_bits & _ZIP_ENCRYPTED:
+                        raise _refused(archive, info.filename, "is encrypted; refused")
                 try:
                     info = zf.getinfo(name)
                 except KeyError:

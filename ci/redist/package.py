@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ci.core.fs import sha256_file
-from ci.redist import archive, floors
+from ci.redist import archive, floors, sbom, sdk
+from ci.redist.manifest import MANIFEST, abi_hash, file_records
 from ci.core import cache
 from ci.core import schemas
 from ci.core.faults import checkpoint
@@ -20,13 +21,12 @@ from ci.redist.checksums import SUMS, read_sums
 from ci.redist.dist import SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
 from ci.core.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import CiError, InputError
-from ci.core.resources import data_file
+from ci.core.resources import packaging_file
 from ci.platforms import Platform, get_platform
 from ci.runtime.output import BUILD_INFO, BuildOutput
 from ci.runtime.versioning import Version
 
-LAYOUT = data_file("layout.json")
-MANIFEST = "manifest.json"
+LAYOUT = packaging_file("layout.json")
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,6 @@ def _placed(build: BuildOutput, layout: dict[str, str]) -> tuple[dict[str, Path]
     return files, symbols
 
 
-def file_records(entries: dict[str, Path], sha256: dict[Path, str]) -> list[dict]:
-    """Each file's record; `sha256`: digests already computed by resolved path (each file is read once to hash)."""
-    return [
-        {"path": name, "size": path.stat().st_size, "mode": f"{archive.normalized_mode(path):04o}",
-         "sha256": sha256.get(path.resolve()) or sha256_file(path)}
-        for name, path in sorted(entries.items()) if not path.is_symlink()
-    ]
-
-
 def _entries(files: dict[str, Path]) -> dict[str, archive.Entry]:
     """Archive entries: a symlink in the build output (the ELF dev link) stays a link."""
     return {name: archive.Symlink(os.readlink(path)) if path.is_symlink() else path for name, path in files.items()}
@@ -83,12 +74,6 @@ def _floor(binary: Binary, platform: Platform, library_name: str) -> dict:
     if problems := floors.problems(platform, needed):
         raise CiError(f"{library_name}: {'; '.join(problems)}")
     return {**needed, "declared": floors.declared(platform)}
-
-
-def abi_hash(exports: list[dict]) -> str:
-    """Changes exactly when an export is added, removed, changes kind or symbol version."""
-    lines = sorted(f"{e['name']} {e['kind']} {e.get('version') or ''}".rstrip() for e in exports)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path], symbols: dict[str, Path],
@@ -128,8 +113,6 @@ def _layout(platform: Platform) -> dict[str, str]:
 
 def package(build_dir: Path, dist: Path) -> Package:
     """Package a build output into `dist` (swapped in whole, under the dist lock); cached by inputs."""
-    from ci.redist import sbom, sdk  # sdk reads archives with unpack.py, which imports this module
-
     build = BuildOutput.read(build_dir)
     platform = get_platform(build.rid)
     epoch = source_date_epoch(build)
@@ -143,6 +126,8 @@ def package(build_dir: Path, dist: Path) -> Package:
     inputs = {f: build_dir / f for f in (*build.files(), *build.debug, BUILD_INFO)}
     inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
     inputs.update({f"sdk/{name}": path for name, path in sdk_files.items()})
+    from ci.redist import nuget
+    inputs.update({f"msbuild/{p.name}": p for p in sorted(nuget.msbuild_dir().iterdir())})
     with locked(dist):
         clean_leftovers(dist)
         digests = {label: sha256_file(path) for label, path in inputs.items()}  # each input read once
@@ -163,9 +148,29 @@ def package(build_dir: Path, dist: Path) -> Package:
             _write_archives(staged, suffix, {**_entries(files), MANIFEST: manifest_copy}, result.archive.name,
                             symbols, result.symbols.name, epoch)
             sbom.write_sbom(build, manifest, staged.path(result.sbom.name))
+            _write_nupkgs(staged, build, files, sdk_files, manifest_copy, staged.root / result.sbom.name, epoch)
             checkpoint("archives-written")
             cache.mark_fresh(staged.path(stamp), key)
     return result
+
+
+def _write_nupkgs(staged: Staged, build: BuildOutput, files: dict[str, Path], sdk_files: dict[str, Path],
+                  manifest: Path, sbom_file: Path, epoch: int) -> None:
+    """RuntimeBase.Runtime.<rid>, and with an SDK archive RuntimeBase.Sdk (ci/redist/nuget.py)."""
+    from ci.redist import nuget
+
+    rid, version, commit = build.rid, build.version, build.source.commit
+    jobs = [(nuget.runtime_id(rid), f"Runtime.Base {version} for {rid}: the shared runtime, its header, manifest and SBOM",
+             nuget.runtime_files(rid, files, manifest, sbom_file))]
+    parts = staged.root / ".nuget-parts"
+    parts.mkdir()
+    if sdk_files:
+        jobs.append((nuget.SDK_ID, f"Build NativeAOT apps that import Runtime.Base {version} (PublishAot)",
+                     nuget.sdk_files({rid: sdk_files}, version, parts)))
+    for package_id, description, entries in jobs:
+        name = nuget.nupkg_name(package_id, version)
+        staged.sums[name] = nuget.write_nupkg(staged.path(name), package_id, version, description, entries, epoch, commit)
+    shutil.rmtree(parts)
 
 
 def _write_archives(staged: Staged, suffix: str, files: dict[str, archive.Entry], name: str, symbols: dict[str, Path],

@@ -18,7 +18,7 @@ from ci.core import schemas
 from ci.core.errors import InputError
 from ci.core.fs import sha256_file
 from ci.redist import archive
-from ci.redist.package import MANIFEST, file_records
+from ci.redist.manifest import MANIFEST, file_records
 from ci.redist.unpack import extract_listed, read_manifest
 from ci.runtime.fork import stand_in
 from ci.runtime.fork.link import SDK_DIR

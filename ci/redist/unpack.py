@@ -13,7 +13,7 @@ from ci.core.errors import InputError
 from ci.core.fs import TEXT_MAX, parse_json
 from ci.core.fs import sha256_file
 from ci.redist import archive
-from ci.redist.package import MANIFEST
+from ci.redist.manifest import MANIFEST, check_library, check_manifest
 
 
 #: Before its manifest is read: a redistributable holds a handful of files.
@@ -32,23 +32,6 @@ class Unpacked:
     @property
     def rid(self) -> str:
         return self.manifest["rid"]
-
-
-def check_manifest(manifest: dict, source: Path, expected_rid: str | None = None) -> None:
-    """What the schema cannot say: the manifest agrees with itself (and with the caller's platform)."""
-    if expected_rid is not None and manifest["rid"] != expected_rid:
-        raise InputError(source, f"is a {manifest['rid']} package, not {expected_rid}")
-    paths = [f["path"] for f in manifest["files"]]
-    if len(set(paths)) != len(paths):
-        raise InputError(source, f"{MANIFEST} lists a file twice")
-    if MANIFEST in paths:
-        raise InputError(source, f"{MANIFEST} lists itself")
-    linked = {link["path"] for link in manifest.get("links", [])}  # the ELF dev link apps link against
-    for role in ("library", "link", "include"):
-        value = manifest[role]
-        for name in [value] if isinstance(value, str) else value:
-            if name not in paths and not (role == "link" and name in linked):
-                raise InputError(source, f"{MANIFEST}: its {role} {name!r} is not among its files")
 
 
 def check_files(root: Path, manifest: dict, source: Path, digests: dict[str, str | None] | None = None) -> None:
@@ -83,6 +66,7 @@ def open_unpacked(root: Path, source: Path | None = None, expected_rid: str | No
         raise InputError(source, f"{MANIFEST}: {exc.problem}") from None
     check_manifest(manifest, source or root, expected_rid)
     check_files(root, manifest, source or root)
+    check_library(root, manifest, source or root)
     return Unpacked(root, manifest)
 
 
@@ -151,4 +135,9 @@ def unpack(package: Path, dest: Path, expected_rid: str | None = None) -> Unpack
     check_manifest(manifest, package, expected_rid)
     # durable: written back now, so the files' pages show as clean when mapped (share measures them)
     extract_listed(package, dest, manifest, size, durable=True)
+    try:
+        check_library(dest, manifest, package)
+    except InputError:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
     return Unpacked(dest, manifest)

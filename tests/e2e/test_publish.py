@@ -31,6 +31,7 @@ from ci.release.publish import collect
 from tests.conftest import REPO as CHECKOUT
 from tests.conftest import assert_one_line_error
 from tests.fake_github import FakeGitHub
+from tests.hostile import encrypted_zip
 
 TOKEN = "ghp_TESTtoken0123456789SECRETabcdefXYZ"
 REPO = "octo/runtime"
@@ -464,6 +465,7 @@ def _duplicated(first: str, last: str):
     (_duplicated("linux-x64", "linux-arm64"), "duplicate key 'rid'"),
     (_edited("library", "lib/libElsewhere.so"), "library 'lib/libElsewhere.so' is not among its files"),
     (_edited("library", None), "'library' is a required property"),
+    (_edited("library", "include/RuntimeBase.h"), "its library include/RuntimeBase.h: not an ELF or PE binary"),
 ])
 def test_fetch_refuses_a_package_whose_manifest_lies(cli, fake, dist, tmp_path, edit, problem):
     hostile = tmp_path / ARCHIVE
@@ -472,6 +474,17 @@ def test_fetch_refuses_a_package_whose_manifest_lies(cli, fake, dist, tmp_path, 
     fake.seed(REPO, TAG, {"SHA256SUMS": sums, ARCHIVE: hostile.read_bytes()}, draft=False)
     done = cli("fetch", "--repo", REPO, "--tag", TAG, "--rid", "linux-x64", "--dest", tmp_path / "runtime")
     assert_one_line_error(done, f"{REPO} release {TAG} {ARCHIVE}", problem)
+    assert not (tmp_path / "runtime").exists()
+    assert not [p for p in tmp_path.iterdir() if ".fetch." in p.name]
+
+
+def test_fetch_refuses_a_zip_of_encrypted_entries(cli, fake, dist, tmp_path):
+    hostile = tmp_path / ARCHIVE  # a zip under the tar.gz name: the reader goes by the bytes
+    encrypted_zip(dist / ARCHIVE, hostile)
+    sums = f"{hashlib.sha256(hostile.read_bytes()).hexdigest()}  {ARCHIVE}\n".encode()
+    fake.seed(REPO, TAG, {"SHA256SUMS": sums, ARCHIVE: hostile.read_bytes()}, draft=False)
+    done = cli("fetch", "--repo", REPO, "--tag", TAG, "--rid", "linux-x64", "--dest", tmp_path / "runtime")
+    assert_one_line_error(done, f"{REPO} release {TAG} {ARCHIVE}", "manifest.json", "is encrypted; refused")
     assert not (tmp_path / "runtime").exists()
     assert not [p for p in tmp_path.iterdir() if ".fetch." in p.name]
 

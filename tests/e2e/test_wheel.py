@@ -35,6 +35,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def test_packaging_travels_as_data_inside_ci(installed):
+    site = next((installed / "venv" / "lib").glob("python3*/site-packages"))
+    assert (site / "ci" / "_packaging" / "manifest.schema.json").is_file()
+    assert (site / "packaging" / "version.py").is_file()  # PyPA's, not shadowed by ours
+
+
 def test_the_command_runs_from_anywhere(installed):
     cli = installed / "venv" / "bin" / "runtime-base-ci"
     assert "pipeline" in run(cli, "--help", cwd=installed).stdout

@@ -9,7 +9,8 @@ import pytest
 from ci.core import schemas
 from ci.redist.checksums import read_sums, write_sums
 from ci.core.errors import CiError, InputError
-from ci.redist.package import abi_hash, source_date_epoch
+from ci.redist.manifest import abi_hash
+from ci.redist.package import source_date_epoch
 from ci.runtime.output import BuildOutput, Source
 
 
