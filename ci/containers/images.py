@@ -16,12 +16,13 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from ci.core import cache
-from ci.core.errors import CiError
-from ci.core.resources import checkout_root
 from ci.core.console import progress
-from ci.platforms.runners import cache_dir
+from ci.core.errors import CiError
 from ci.core.proc import run_tool
-from ci.platforms.arch import arch as arch_of, host_arch
+from ci.core.resources import checkout_root
+from ci.platforms.arch import arch as arch_of
+from ci.platforms.arch import host_arch
+from ci.platforms.runners import cache_dir
 
 TARGETS = ("reference", "windows-cross", "fork")  # of containers/linux/Dockerfile
 SUITE = "bookworm"  # the host's Debian release: same gcc and binutils, so the same bytes

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
 from functools import cache
 from typing import TYPE_CHECKING
 

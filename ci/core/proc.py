@@ -9,9 +9,9 @@ memory is read (checks/share.py) and the fork's hour-long build streamed line by
 from __future__ import annotations
 
 import os
-import sys
 import shutil
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci.core.errors import InputError
-from ci.core.resources import packaging_file
 from ci.core.fs import atomic_write_text, read_json
-
+from ci.core.resources import packaging_file
 
 
 def schema_file(name: str) -> Path:

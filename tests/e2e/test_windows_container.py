@@ -58,7 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding") == "chunked":
             body = self._chunked()
         self.server.requests.append({"method": self.command, "path": path, "query": parse_qs(url.query), "body": body})
-        as_json = lambda value, code=200: self._answer(code, json.dumps(value).encode())
+        def as_json(value: object, code: int = 200) -> None:
+            self._answer(code, json.dumps(value).encode())
         if path == "/_ping":
             self._answer(200, b"OK", "text/plain")
         elif path == "/version":
