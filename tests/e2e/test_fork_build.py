@@ -40,8 +40,6 @@ from tests.fixtures.fake_fork import (
     touch,
 )
 
-pytestmark = pytest.mark.e2e
-
 LINUX_X64 = platforms.get_platform("linux-x64")
 BANNER = "stand-in for the fork's build.sh"
 @pytest.fixture

@@ -23,8 +23,6 @@ from ci.core.errors import CiError
 from ci.platforms import get_platform
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.e2e
-
 WIN_X64 = get_platform("win-x64")
 BOX = "c0ffee"
 
