@@ -12,7 +12,24 @@ from ci.binaries.model import Binary, Symbol
 from ci.binaries.pe import PE_MAGIC, read_pe
 from ci.core.errors import InputError
 
-__all__ = ["Binary", "Symbol", "read_binary"]
+__all__ = ["Binary", "Symbol", "UnsupportedFormat", "read_binary"]
+
+# Formats that are binaries, but not ones the readers model: named in the one-line refusal.
+_OTHER_FORMATS = (
+    (b"\xfe\xed\xfa\xce", "Mach-O (32-bit)"), (b"\xce\xfa\xed\xfe", "Mach-O (32-bit)"),
+    (b"\xfe\xed\xfa\xcf", "Mach-O (64-bit)"), (b"\xcf\xfa\xed\xfe", "Mach-O (64-bit)"),
+    (b"\xca\xfe\xba\xbe", "Mach-O universal (or Java class)"),
+    (b"!<arch>\n", "ar archive"), (b"!<thin>\n", "thin ar archive"),
+    (b"\0asm", "WebAssembly"),
+)
+
+
+class UnsupportedFormat(InputError):
+    """A readable file in a format other than ELF or PE."""
+
+    def __init__(self, path: Path, format_name: str):
+        super().__init__(path, f"not an ELF or PE binary: {format_name}")
+        self.format = format_name
 
 
 def read_binary(path: str | Path) -> Binary:
@@ -55,12 +72,13 @@ def _read_cached(path: Path, dev: int, ino: int, size: int, mtime_ns: int, pdb: 
         return read_elf(path)
     if magic.startswith(PE_MAGIC):
         return read_pe(path)
-    raise InputError(path, f"not an ELF or PE binary (starts with {magic!r})")
+    known = next((name for start, name in _OTHER_FORMATS if magic.startswith(start)), None)
+    raise UnsupportedFormat(path, known or f"unknown format (starts with {magic[:4]!r})")
 
 
 def _magic(path: Path) -> bytes:
     try:
         with path.open("rb") as stream:
-            return stream.read(4)
+            return stream.read(8)
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None

@@ -276,6 +276,7 @@ class _Reader:
             # A copy-relocated symbol sits in this binary's .bss (also in .symtab) but is its library's.
             defined=frozenset((defined | (symtab or set())) - copied),
             symbol_tables=(".dynsym", ".symtab") if symtab is not None else (".dynsym",),
+            sections=tuple(s.name for s in self.sections if s.index),
         )
 
     def _first(self, sh_type: int) -> _Section | None:

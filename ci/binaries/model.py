@@ -18,7 +18,7 @@ class Symbol:
     name: str
     kind: SymbolKind = "function"
     version: str | None = None  # ELF symbol version (e.g. "V1.0", "GLIBC_2.34")
-    ordinal: int | None = None  # PE ordinal
+    ordinal: int | None = None  # PE ordinal; a PE import or export by ordinal only is named "#ORDINAL"
     forwarder: str | None = None  # PE forwarder ("OTHER.Name")
 
 
@@ -40,6 +40,7 @@ class Binary:
     delay_imports: dict[str, tuple[Symbol, ...]] = field(default_factory=dict)  # PE only
     # Where `defined` was read: ".symtab"/".dynsym" (ELF); "exports", "COFF symbol table", "PDB publics" (PE).
     symbol_tables: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()  # section names, in file order (they survive strip)
 
     @property
     def private_copies_checkable(self) -> bool:

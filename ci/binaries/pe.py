@@ -157,6 +157,7 @@ def _read(path: Path, pe: pefile.PE, data: bytes) -> Binary:
         defined=frozenset(s.name for s in exports) | {n for n in own - imported if not n.startswith("__imp_")},
         delay_imports=delay_imports,
         symbol_tables=("exports", *tables),
+        sections=tuple(_printable(s.Name.rstrip(b"\0")) for s in pe.sections),
     )
 
 
@@ -270,9 +271,11 @@ def _import_table(path: Path, entries: list, data: bytes) -> dict[str, tuple[Sym
     """DLL name -> imported symbols, in file order (regular or delay-load descriptors)."""
     table: dict[str, tuple[Symbol, ...]] = {}
     for entry in entries:
+        # pefile names an import by ordinal from its own table of well-known DLLs (ws2_32 15 ->
+        # "ntohs"); the file gives only the ordinal, so the model keeps only that.
         symbols = tuple(
-            Symbol(_text(_full_name(path, data, item.name, item.name_offset, pefile.MAX_IMPORT_NAME_LENGTH)))
-            if item.name else Symbol(f"#{item.ordinal}", ordinal=item.ordinal)
+            Symbol(f"#{item.ordinal}", ordinal=item.ordinal) if item.import_by_ordinal or not item.name
+            else Symbol(_text(_full_name(path, data, item.name, item.name_offset, pefile.MAX_IMPORT_NAME_LENGTH)))
             for item in entry.imports
         )
         dll = _text(entry.dll)

@@ -10,7 +10,11 @@ each with a private copy of the runtime linked in, the way stock NativeAOT build
   loader maps the binary or copies it, as wine does for unaligned PE files);
 - runtime resources in one process, the plugin host with two plugins: runtime instances and heap
   reservations the host and its plugins report (RhGetMemoryInfo from each module's own runtime),
-  and the process's address space and threads as the OS counts them.
+  and the process's address space and threads as the OS counts them;
+- the C# samples as real NativeAOT apps (ci.checks.nativeaot): each one's size and runtime floor
+  (the runtime pack's share of it, from the link map), PSS of N copies at once, and a C host
+  loading N NativeAOT plugin libraries: runtimes, GC heaps, GC threads, GC reserved and committed
+  memory, for N = 1, 2, 4, beside the split's plugin host (one runtime, one heap).
 Every number comes from a file on disk or a running process; nothing is assumed.
 """
 
@@ -24,11 +28,13 @@ from pathlib import Path
 import psutil
 import pygal
 
+from ci.checks import nativeaot
 from ci.checks.app_report import same_path, with_host_paths
 from ci.checks.apps import App, AppSet
 from ci.checks.share import Held, holding, regions
 from ci.checks.smoke import HOW
-from ci.checks.twins import check_reports
+from ci.checks.csharp_apps import default_dotnet
+from ci.checks.twins import check_reports, nativeaot_dir
 from ci.core import schemas
 from ci.core.console import append_job_summary
 from ci.core.errors import StageFailed
@@ -169,8 +175,19 @@ def measure(platform: Platform, split: AppSet, twins: AppSet, package: Path) -> 
                   "problems": []}
     else:
         entry |= processes(platform, split, twins)
+    entry["nativeaot"] = _nativeaot(platform, split, twins)
+    entry["problems"] += entry["nativeaot"].pop("problems", [])
     entry["ok"] = not entry["problems"]
     return entry
+
+
+def _nativeaot(platform: Platform, split: AppSet, twins: AppSet) -> dict:
+    """The NativeAOT twins' entry, or why there are none on this machine."""
+    if platform.rid not in nativeaot.BUILT_HERE:
+        return {"how_built": nativeaot.NOT_BUILT.get(platform.rid, "not built here")}
+    if default_dotnet() is None:
+        return {"how_built": "not built (dotnet is not on PATH)"}
+    return nativeaot.measure(platform, nativeaot.read(nativeaot_dir(twins.root)), split.runtime)
 
 
 def summary(entry: dict) -> str:
@@ -261,6 +278,32 @@ def rows(entry: dict) -> list[tuple[str, str, str]]:
                 for label, key in (("runtime instances", "runtime_instances"), ("GC heaps", "heaps"),
                                    ("heap reserved (KiB)", "heap_reserved_kib"), ("address space (KiB)", "vm_kib"),
                                    ("threads", "threads"))]
+    return out + nativeaot_rows(entry)
+
+
+def nativeaot_rows(entry: dict) -> list[tuple[str, str, str]]:
+    """The NativeAOT twins' rows: the split column holds the split plugin host's figures."""
+    aot = entry.get("nativeaot")
+    if not aot:
+        return []
+    if "apps" not in aot:
+        return [("C# apps, NativeAOT", "", aot["how_built"])]
+    out = [("C# apps, NativeAOT: how built", "", f"{aot['how_built']} (SDK {aot['sdk_version']}, "
+            f"ILCompiler {aot['ilcompiler_version']}, {aot['linker']})")]
+    out += [(f"NativeAOT {a['app']}: size / runtime floor (KiB)", "",
+             f"{_kib(a['bytes'])} / {_kib(a['floor']['bytes'])} (code {_kib(a['floor']['runtime_code_bytes'])})")
+            for a in aot["apps"]]
+    for row in aot.get("pss_kib_by_copies") or []:
+        out.append((f"NativeAOT {row['app']}: PSS of 1/2/4 copies (KiB)", "",
+                    " / ".join(str(row[n]) for n in ("1", "2", "4"))))
+    split = (entry.get("plugin_host") or {}).get("split", {})
+    for h in aot.get("plugin_hosts") or []:
+        out.append((f"NativeAOT plugin host, {h['n']} plugins: runtimes, GC heaps, GC threads, threads",
+                    f"{split.get('runtime_instances', '-')}, {split.get('heaps', '-')}",
+                    f"{h['runtimes']}, {h['gc_heaps']}, {h['gc_threads']}, {h['threads']}"))
+        out.append((f"NativeAOT plugin host, {h['n']} plugins: GC reserved / committed (MiB)",
+                    str(split.get("heap_reserved_kib", 0) // 1024) if split else "-",
+                    f"{h['gc_reserved_kib'] // 1024} / {h['gc_committed_kib'] / 1024:.1f}"))
     return out
 
 

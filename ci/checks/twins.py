@@ -6,6 +6,8 @@ and configuration as the package the split apps use (ci.runtime.reference.build_
 Output: <out>/bin, <out>/bin/plugins and <out>/twins.json, which lists the twins as an app set
 whose `runtime` is the package they twin; the static library goes beside <out>, in
 <out>/../runtime-static (beside build/<rid>/runtime, the shared build, in the pipeline's layout).
+The C# samples' twins are real NativeAOT apps, published by the SDK where `dotnet` is found
+(ci.checks.nativeaot), into <out>/../nativeaot.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pathlib import Path
 
 from ci.binaries import read_binary
 from ci.checks.app_report import same_path
+from ci.checks import nativeaot
 from ci.checks.apps import CFLAGS, AppSet, describe_apps, parse_apps
+from ci.checks.csharp_apps import default_dotnet
 from ci.core import cache
 from ci.core.errors import CiError, InputError
 from ci.core.fs import atomic_write_text, fresh_output_dir, read_json
@@ -52,10 +56,22 @@ def _link(platform: Platform, library: Path, sources: list[Path], output: Path, 
                                 output.parent, shared, apps_dir)
 
 
+def nativeaot_dir(twins_root: Path) -> Path:
+    """Where the C# samples' NativeAOT twins go, beside the C twins."""
+    return twins_root.parent / "nativeaot"
+
+
 def build_twins(platform: Platform, app_set: AppSet, out: Path, apps_dir: Path | None = None) -> tuple[AppSet, bool]:
-    """Link every app of `app_set` again into `out`, self-contained; returns the twins and whether
-    anything was rebuilt."""
-    out = out.resolve()
+    """Link every app of `app_set` again into `out`, self-contained, and publish the C# samples as
+    NativeAOT apps where this machine builds them; returns the twins and whether anything was rebuilt."""
+    twins, rebuilt = _build_c_twins(platform, app_set, out.resolve(), apps_dir)
+    dotnet = default_dotnet()
+    if dotnet is not None and platform.rid in nativeaot.BUILT_HERE:
+        rebuilt = nativeaot.publish_all(platform, nativeaot_dir(twins.root), dotnet)[1] or rebuilt
+    return twins, rebuilt
+
+
+def _build_c_twins(platform: Platform, app_set: AppSet, out: Path, apps_dir: Path | None) -> tuple[AppSet, bool]:
     apps_dir = apps_dir or source_tree("reference") / "apps"
     library, rebuilt = _static_runtime(platform, app_set, out.parent / "runtime-static")
     described = describe_apps(apps_dir)

@@ -2,9 +2,11 @@
 
 For each app: it needs Runtime.Base by name, every symbol it imports from it is exported, it
 imports no runtime-owned symbol from anywhere else, it defines none itself (a private copy), and
-its architecture matches, and it needs no more of its target than the platform's floor. The
-private-copy check needs the app's full symbol table (.symtab, the COFF symbol table, or the PDB
-beside a PE); an app without one is listed as not checkable.
+its architecture matches, and it needs no more of its target than the platform's floor. Private
+copies are named by symbol from the app's full symbol table (.symtab, the COFF symbol table, or the
+PDB beside a PE); without one, the NativeAOT markers (ci/binaries/nativeaot.py) still see an
+embedded runtime and its .NET release. An app with neither is listed as not checkable.
+Files in another format (Mach-O, archives) get one line each; the others are still checked.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ci.binaries import Binary, read_binary
+from ci.binaries import Binary, UnsupportedFormat, read_binary
 from ci.binaries.model import UNKNOWN_LIBRARY
+from ci.binaries.nativeaot import NativeAot, markers
 from ci.binaries.resolve import find_needed
 from ci.core.errors import InputError
 from ci.platforms import for_binary
 from ci.redist import floors
 
 NO_SYMBOLS = "no symbols: private copies not checkable"
+NO_SONAME = "has no soname (DT_SONAME): apps record its file name, so renaming it breaks them"
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,11 @@ def _not_exported_elsewhere(app: Binary, runtime_name: str, names: set[str]) -> 
     return missing
 
 
-def check_app(runtime: Binary, app: Binary) -> list[Violation]:
+def check_app(runtime: Binary, app: Binary, runtime_aot: NativeAot | None = None,
+              app_aot: NativeAot | None = None) -> list[Violation]:
+    """The violations of `app`; the markers of both files are read unless given."""
+    runtime_aot = runtime_aot or markers(runtime)
+    app_aot = app_aot or markers(app)
     runtime_name = runtime.soname or runtime.path.name
     exported = runtime.export_names
     where = str(app.path)
@@ -78,6 +86,13 @@ def check_app(runtime: Binary, app: Binary) -> list[Violation]:
               for problem in floors.problems(platform, floors.needs([app]), own=[runtime_name])]
     for name in sorted(app.runtime_symbols(exported)):
         found.append(Violation(where, name, "defined by the app itself: a private copy of the runtime is embedded"))
+    if app_aot.embeds_runtime:
+        found.append(Violation(where, None, f"embeds a private NativeAOT runtime ({app_aot.describe()}; markers: "
+                                            f"{', '.join(app_aot.markers)})"))
+    if app_aot.readytorun and runtime_aot.readytorun and app_aot.readytorun[0] != runtime_aot.readytorun[0]:
+        # The runtime refuses a module of another ReadyToRun major version (RhRegisterOSModule).
+        found.append(Violation(where, None, f"compiled for {app_aot.describe()}, but Runtime.Base is "
+                                            f"{runtime_aot.describe()}"))
     return found
 
 
@@ -97,20 +112,36 @@ def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
     runtime = read_binary(runtime_path)
     if runtime.kind != "shared-library":
         raise InputError(runtime_path, f"not a shared library ({runtime.kind}): --runtime takes the Runtime.Base library")
+    runtime_aot = markers(runtime)
     apps = []
     violations: list[Violation] = []
     notes: list[str] = []
+    unsupported: list[dict] = []
     binaries = [runtime]
-    for path in app_paths:
-        app = read_binary(path)
-        found = check_app(runtime, app)
+    if runtime.format == "elf" and not runtime.soname:
+        notes.append(f"{runtime_path}: {NO_SONAME}")
+    for path in _expand(app_paths):
+        try:
+            app = read_binary(path)
+        except UnsupportedFormat as exc:
+            unsupported.append({"app": str(path), "format": exc.format})
+            continue
+        app_aot = markers(app)
+        found = check_app(runtime, app, runtime_aot, app_aot)
         violations += found
         binaries.append(app)
         needed = floors.needs([app])
         record = {"app": str(path), "imports_from_runtime": len(app.imports_from(runtime.soname or runtime.path.name)),
                   "violations": len(found), "symbols": ", ".join(app.symbol_tables),
-                  "glibc": needed["glibc"], "dlls": sorted(needed["dlls"])}
-        if not app.private_copies_checkable:
+                  "glibc": needed["glibc"], "dlls": sorted(needed["dlls"]),
+                  "nativeaot": _aot_record(app_aot)}
+        by_ordinal = {dll: [s.ordinal for s in symbols if s.ordinal is not None]
+                      for dll, symbols in {**app.imports, **app.delay_imports}.items()}
+        if any(by_ordinal.values()):
+            record["imports_by_ordinal"] = {dll: ordinals for dll, ordinals in by_ordinal.items() if ordinals}
+        if app_aot.embeds_runtime and not app.private_copies_checkable:
+            record["private_copies"] = f"embedded runtime seen from its markers ({app_aot.describe()}), not by symbol"
+        elif not app.private_copies_checkable:
             # Only exported names are known: an embedded, unexported runtime copy would pass unseen.
             record["private_copies"] = NO_SYMBOLS
             notes.append(f"{path}: {NO_SYMBOLS}")
@@ -119,5 +150,22 @@ def verify(runtime_path: Path, app_paths: list[Path]) -> dict:
     needed = floors.needs(binaries)
     floor = {"glibc": needed["glibc"], "dlls": sorted(needed["dlls"]),
              "declared": floors.declared(for_binary(runtime.format, runtime.arch))}
-    return {"runtime": str(runtime_path), "apps": apps, "floor": floor, "violations": [asdict(v) for v in violations],
-            "notes": notes, "ok": not violations}
+    return {"runtime": str(runtime_path), "runtime_nativeaot": _aot_record(runtime_aot), "apps": apps,
+            "unsupported": unsupported, "floor": floor, "violations": [asdict(v) for v in violations],
+            "notes": notes, "ok": not violations and not unsupported}
+
+
+def _aot_record(aot: NativeAot) -> dict:
+    return {"release": aot.release, "readytorun": ".".join(map(str, aot.readytorun)) if aot.readytorun else None,
+            "embeds_runtime": aot.embeds_runtime, "markers": list(aot.markers)}
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Each path, a directory as the regular files under it (sorted; symbolic links not followed)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+        else:
+            found.append(path)
+    return found

@@ -24,6 +24,7 @@ GROUPS = {
     "savings": ("savings",),
     "toolchains": ("toolchains", "build-host"),
     "abi": ("abi",),
+    "install": ("install", "uninstall", "doctor"),
 }
 
 

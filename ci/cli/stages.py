@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from ci import platforms
 from ci.cli import options
 from ci.core.console import console
+from ci.core.errors import BAD_INPUT
 
 
 def _print_json(data: object) -> None:
@@ -120,8 +122,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     result = verify(Path(args.runtime), [Path(a) for a in args.app])
     problems = [f"{v['app']}: {v['symbol'] or '-'}: {v['problem']}" for v in result["violations"]]
-    return _finish(result, args.json, result["notes"], problems,
-                   f"{len(result['apps'])} binaries checked, {len(result['violations'])} violations")
+    unsupported = [f"{u['app']}: not an ELF or PE binary: {u['format']} (not checked)" for u in result["unsupported"]]
+    if unsupported:
+        print("\n".join(unsupported), file=sys.stderr, flush=True)
+    code = _finish(result, args.json, result["notes"], problems,
+                   f"{len(result['apps'])} binaries checked, {len(result['violations'])} violations"
+                   + (f", {len(unsupported)} not checked (format)" if unsupported else ""))
+    # Violations fail the check (1); files it could not read at all are bad input (2).
+    return BAD_INPUT if unsupported and not result["violations"] else code
 
 
 def cmd_share(args: argparse.Namespace) -> int:
@@ -198,7 +206,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="static checks: apps import the runtime, never embed it",
                         description="Check that every app imports Runtime.Base and embeds no copy of it.")
     p.add_argument("--runtime", required=True, metavar="LIBRARY", help="the Runtime.Base library")
-    p.add_argument("--app", action="append", required=True, metavar="BINARY", help="an app or plugin (repeatable)")
+    p.add_argument("--app", action="append", required=True, metavar="BINARY",
+                   help="an app or plugin, or a directory of them (repeatable)")
 
     options.command(sub, "share", cmd_share, options.app_set, options.as_json,
                     help="run all apps at once and prove they share one runtime copy",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import platform as _host
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from ci.core.errors import BadInput, CiError
+from ci.core.resources import data_file
 from ci.platforms.arch import host_arch
 from ci.platforms.toolchains import ClangCoff, GnuElf, MinGW, Toolchain
 
@@ -78,9 +80,19 @@ class Platform:
 #   no Docker;
 # - windows-2022: the oldest hosted Windows (Server 2022), for the floor below.
 
-#: System DLLs every supported Windows has (10 1809 and later, Server 2019 and later): the loader
-#: finds these in System32, so nothing beyond them and Runtime.Base may be imported.
-_WINDOWS_DLLS = ("kernel32.dll", "ntdll.dll", "bcrypt.dll", "msvcrt.dll", "ucrtbase.dll")
+def _windows_dlls() -> tuple[str, ...]:
+    """The DLLs Runtime.Base and its apps may import on Windows: the system libraries of the fork's
+    Runtime.Base link line (austin-test/Runtime.Base.link.rsp in AustinWise/runtime at
+    7db3638e35f1fcac22bb6527a7636e583bf3e33f, kept in linkplan.json's link.win.system_libs), the UCRT
+    that its Release link names (`/DEFAULTLIB:ucrt.lib`, the same file's Release arguments) and
+    msvcrt.dll, the C runtime of mingw-w64's default specs that links the reference runtime and the C
+    apps. The UCRT's API sets (api-ms-win-crt-*) count as ucrtbase.dll (ci/redist/floors.py)."""
+    link = json.loads(data_file("linkplan.json").read_text(encoding="utf-8"))["link"]["win"]
+    return (*(f"{lib}.dll" for lib in link["system_libs"]), UCRT, "msvcrt.dll")
+
+
+UCRT = "ucrtbase.dll"
+_WINDOWS_DLLS = _windows_dlls()
 
 PLATFORMS: dict[str, Platform] = {
     p.rid: p

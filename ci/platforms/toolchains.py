@@ -62,6 +62,7 @@ class Linked:
     library: Path
     link: tuple[Path, ...]  # what apps link against
     debug: tuple[Path, ...]  # split symbols
+    extra: tuple[Path, ...] = ()  # other files that ship beside the library (the ELF soname link)
 
 
 def split_symbols(objcopy: str, library: Path, epoch: int) -> Path:
@@ -151,18 +152,25 @@ class GnuElf(_Gcc):
         return f"lib{name}.so"
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, script: Path, epoch: int,
-                     major: int, resource: Path) -> Linked:
-        """libRuntime.Base.so.<major> (its soname, what apps record in DT_NEEDED) and the unversioned
-        dev link apps link against; `resource` (a Windows resource script) has no ELF counterpart."""
-        library = lib_dir / f"{self.library_name}.{major}"
+                     version: tuple[int, int, int], resource: Path) -> Linked:
+        """The real file libRuntime.Base.so.<major>.<minor>.<patch>, its soname libRuntime.Base.so.<major>
+        (what apps record in DT_NEEDED, and the link ldconfig would make) and the unversioned dev link
+        apps link against, both links to the real file; `resource` (a Windows resource script) has no
+        ELF counterpart."""
+        soname = lib_dir / self.soname(version[0])
+        library = lib_dir / f"{soname.name}.{version[1]}.{version[2]}"
         dev_link = lib_dir / self.library_name
         run_tool([
             *self.cc, "-shared", "-o", library, *objects, "-pthread",
-            f"-Wl,--version-script={script}", f"-Wl,-soname,{library.name}",
+            f"-Wl,--version-script={script}", f"-Wl,-soname,{soname.name}",
             "-Wl,--build-id=sha1", "-Wl,--as-needed", "-Wl,-z,relro", "-Wl,-z,now", "-Wl,--eh-frame-hdr", "-ldl",
         ])
-        dev_link.symlink_to(library.name)
-        return Linked(library, (dev_link,), (split_symbols(self.objcopy, library, epoch),))
+        for link in (soname, dev_link):
+            link.symlink_to(library.name)
+        return Linked(library, (dev_link,), (split_symbols(self.objcopy, library, epoch),), (soname,))
+
+    def soname(self, major: int) -> str:
+        return f"{self.library_name}.{major}"
 
     def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
@@ -206,7 +214,7 @@ class MinGW(_Gcc, _Windows):
         return []
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int,
-                     major: int, resource: Path) -> Linked:
+                     version: tuple[int, int, int], resource: Path) -> Linked:
         library = lib_dir / self.library_name
         implib = lib_dir / self.import_library
         version_info = resource.with_suffix(".res.o")
@@ -304,7 +312,7 @@ class ClangCoff(_Windows):
                   f"/pdb:{output.stem}.pdb", "/pdbaltpath:%_PDB%", "/pdbsourcepath:.", "/Brepro", *args], cwd=cwd)
 
     def link_runtime(self, objects: Sequence[Path], lib_dir: Path, def_file: Path, epoch: int,
-                     major: int, resource: Path) -> Linked:
+                     version: tuple[int, int, int], resource: Path) -> Linked:
         obj_dir, support = objects[0].parent, self.support()
         for lib in ("winrt", *self.runtime_dlls):  # beside the objects: every input by a relative name
             shutil.copyfile(support / f"{lib}.lib", obj_dir / f"{lib}.lib")

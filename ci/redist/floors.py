@@ -7,16 +7,17 @@ from each. Each is checked against the platform record's declared floor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from ci.binaries import Binary
 from ci.platforms import Platform
+from ci.platforms.records import UCRT
 
 _GLIBC = "GLIBC_"
-#: The UCRT's API sets (api-ms-win-crt-*.dll, what a UCRT MinGW's libucrt.a and MSVC's ucrt.lib
-#: import) resolve to ucrtbase.dll on every Windows 10 and later: they count as ucrtbase.
-_UCRT_API_SET = "api-ms-win-crt-"
-_UCRTBASE = "ucrtbase.dll"
+#: The UCRT's API sets (api-ms-win-crt-runtime-l1-1-0.dll, ..., what a UCRT MinGW's libucrt.a and
+#: MSVC's ucrt.lib import) resolve to ucrtbase.dll on every Windows 10 and later: they count as ucrtbase.
+_UCRT_API_SET = re.compile(r"api-ms-win-crt-[a-z0-9-]+-l1-1-0\.dll")
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -61,6 +62,6 @@ def problems(platform: Platform, needed: dict, own: Iterable[str] = ()) -> list[
         found.append(f"needs glibc {needed['glibc']}, above {platform.rid}'s floor {floor.glibc or '(none)'}")
     allowed = {d.lower() for d in (*floor.dlls, *own)}
     for dll in sorted(d for d in set(needed["dlls"]) - allowed
-                      if not (d.startswith(_UCRT_API_SET) and _UCRTBASE in allowed)):
+                      if not (_UCRT_API_SET.fullmatch(d) and UCRT in allowed)):
         found.append(f"imports {dll}, not among {platform.rid}'s allowed DLLs ({', '.join(floor.dlls) or 'none'})")
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -125,6 +126,8 @@ def package(build_dir: Path, dist: Path) -> Package:
     inputs = {f: build_dir / f for f in (*build.files(), *build.debug, BUILD_INFO)}
     inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
     inputs.update({f"sdk/{name}": path for name, path in sdk_files.items()})
+    from ci.redist import nuget
+    inputs.update({f"msbuild/{p.name}": p for p in sorted(nuget.msbuild_dir().iterdir())})
     with locked(dist):
         clean_leftovers(dist)
         digests = {label: sha256_file(path) for label, path in inputs.items()}  # each input read once
@@ -145,9 +148,29 @@ def package(build_dir: Path, dist: Path) -> Package:
             _write_archives(staged, suffix, {**_entries(files), MANIFEST: manifest_copy}, result.archive.name,
                             symbols, result.symbols.name, epoch)
             sbom.write_sbom(build, manifest, staged.path(result.sbom.name))
+            _write_nupkgs(staged, build, files, sdk_files, manifest_copy, staged.root / result.sbom.name, epoch)
             checkpoint("archives-written")
             cache.mark_fresh(staged.path(stamp), key)
     return result
+
+
+def _write_nupkgs(staged: Staged, build: BuildOutput, files: dict[str, Path], sdk_files: dict[str, Path],
+                  manifest: Path, sbom_file: Path, epoch: int) -> None:
+    """RuntimeBase.Runtime.<rid>, and with an SDK archive RuntimeBase.Sdk (ci/redist/nuget.py)."""
+    from ci.redist import nuget
+
+    rid, version, commit = build.rid, build.version, build.source.commit
+    jobs = [(nuget.runtime_id(rid), f"Runtime.Base {version} for {rid}: the shared runtime, its header, manifest and SBOM",
+             nuget.runtime_files(rid, files, manifest, sbom_file))]
+    parts = staged.root / ".nuget-parts"
+    parts.mkdir()
+    if sdk_files:
+        jobs.append((nuget.SDK_ID, f"Build NativeAOT apps that import Runtime.Base {version} (PublishAot)",
+                     nuget.sdk_files({rid: sdk_files}, version, parts)))
+    for package_id, description, entries in jobs:
+        name = nuget.nupkg_name(package_id, version)
+        staged.sums[name] = nuget.write_nupkg(staged.path(name), package_id, version, description, entries, epoch, commit)
+    shutil.rmtree(parts)
 
 
 def _write_archives(staged: Staged, suffix: str, files: dict[str, archive.Entry], name: str, symbols: dict[str, Path],

@@ -125,7 +125,13 @@ def _export_changes(old: Binary, new: Binary) -> dict:
         return [{"name": n, "old": getattr(before[n], field), "new": getattr(after[n], field)}
                 for n in both if getattr(before[n], field) != getattr(after[n], field)]
 
-    return {"added": sorted(after.keys() - before.keys()), "removed": sorted(before.keys() - after.keys()),
+    added = sorted(after.keys() - before.keys())
+    # A new export in a version node the old release already had: an app built against the new one
+    # needs only that node, so the loader would start it on the old release, and it would fail at
+    # its first call. New exports belong in the new minor's node.
+    old_nodes = {s.version for s in old.exports if s.version}
+    return {"added": added, "added_to_old_node": [n for n in added if after[n].version in old_nodes],
+            "removed": sorted(before.keys() - after.keys()),
             "kind_changed": changed("kind"), "version_changed": changed("version"),
             "ordinal_changed": changed("ordinal")}
 
@@ -161,7 +167,7 @@ def compare(old: Side, new: Side) -> dict:
     old_binary, new_binary = read_binary(old.library), read_binary(new.library)
     exports = _export_changes(old_binary, new_binary)
     types = _type_changes(old, new, old_binary)
-    if exports["removed"] or exports["kind_changed"] or exports["version_changed"]:
+    if exports["removed"] or exports["kind_changed"] or exports["version_changed"] or exports["added_to_old_node"]:
         verdict = "breaking"
     elif types["changed"]:
         verdict = "breaking-by-type"
@@ -199,7 +205,9 @@ def notes(report: dict) -> str:
         exports = result["exports"]
         lines.append(f"### {result['rid']}: {result['verdict']} ({result['old']['version']} -> {result['new']['version']}, "
                      f"{result['new']['soname'] or '-'})")
-        lines += [f"- added: `{name}`" for name in exports["added"]]
+        lines += [f"- added: `{name}`" + (" (to a version node the old release has: breaking)"
+                                           if name in exports["added_to_old_node"] else "")
+                  for name in exports["added"]]
         lines += [f"- removed: `{name}`" for name in exports["removed"]]
         for field, label in (("kind_changed", "kind"), ("version_changed", "symbol version"),
                              ("ordinal_changed", "ordinal")):

@@ -110,9 +110,11 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
     resource.write_text(versioning.version_resource(parsed, platform.toolchain.library_name,
                                                     "Runtime.Base, the shared NativeAOT runtime"))
     toolchain = platform.toolchain
-    exports_file = exports.write_exports_file(listed, toolchain.exports_format, toolchain.library_name, out / "obj")
-    linked = toolchain.link_runtime(objects, out / "lib", exports_file, epoch, parsed.major, resource)
-    exports.check_library(linked.library, listed)
+    exports_file = exports.write_exports_file(listed, toolchain.exports_format, toolchain.library_name, out / "obj",
+                                              parsed.major, parsed.minor)
+    linked = toolchain.link_runtime(objects, out / "lib", exports_file, epoch,
+                                    (parsed.major, parsed.minor, parsed.patch), resource)
+    exports.check_library(linked.library, listed, parsed.major)
 
     include = []
     for header in sorted((source_dir / "include").glob("*.h")):
@@ -127,7 +129,7 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
     result = BuildOutput(
         root=out, name="Runtime.Base", version=version, rid=platform.rid, configuration=configuration,
         source=source, library=rel(linked.library), link=tuple(map(rel, linked.link)),
-        include=tuple(include), debug=tuple(map(rel, linked.debug)),
+        include=tuple(include), debug=tuple(map(rel, linked.debug)), extra=tuple(map(rel, linked.extra)),
         toolchain=tuple(platform.toolchain.identity()), static_inputs=_static_inputs(platform, source_dir),
     )
     result.write()

@@ -311,6 +311,21 @@ static inline int app_runtime_path(char *out, size_t size)
 
 /* --- Start and finish -------------------------------------------------------------------- */
 
+/* Start-up as the fork's bootstrapper does it (src/coreclr/nativeaot/Bootstrap/main.cpp @
+ * 7db3638e35f1): `if (InitializeRuntimeBase()) return -1;`, then register the module holding
+ * `own_code` with RhRegisterOSModule (a C module has no managed code or unboxing stubs to give).
+ * 0 and the runtime instance's id in *instance, or -1. */
+static inline int app_initialize_runtime(const void *own_code, uint64_t *instance)
+{
+    if (InitializeRuntimeBase())
+        return -1;
+    void *os_module = PalGetModuleHandleFromPointer(own_code);
+    if (!RhRegisterOSModule(os_module, NULL, 0, NULL, 0, NULL, 0))
+        return -1;
+    *instance = __atomic_load_n(&DotNetRuntimeDebugHeader.status->instance_id, __ATOMIC_ACQUIRE);
+    return 0;
+}
+
 typedef struct app_context {
     const char *name;
     int hold;
@@ -341,8 +356,7 @@ static inline void app_start(app_context *app, const char *name, int argc, char 
         else
             app_fail(app, 2, "unknown argument %s (usage: %s [--hold])", argv[i], name);
     }
-    app->instance = InitializeRuntimeBase();
-    if (app->instance == 0)
+    if (app_initialize_runtime((const void *)(uintptr_t)&app_start, &app->instance) != 0)
         app_fail(app, 2, "the runtime refused to initialize");
     app->version = RhGetRuntimeVersion();
     if (app_runtime_path(app->runtime_path, sizeof app->runtime_path) != 0)

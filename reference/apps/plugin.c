@@ -33,8 +33,7 @@ APP_EXPORT int plugin_describe(plugin_report *report)
     if (report == NULL || report->size != sizeof *report)
         return 1;
     snprintf(report->name, sizeof report->name, "%s", PLUGIN_NAME);
-    report->instance = InitializeRuntimeBase();
-    if (report->instance == 0)
+    if (app_initialize_runtime((const void *)(uintptr_t)&plugin_describe, &report->instance) != 0)
         return plugin_error(report, 2, "the runtime refused to initialize");
 
     /* Use the shared runtime: an object in a handle, and a string. */

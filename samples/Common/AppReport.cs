@@ -1,6 +1,8 @@
 // The one JSON line every sample app prints, the contract of reference/apps/app_common.h:
 //   {"app", "pid", "instance", "runtime_path", "version", then the app's own keys in a fixed order}
-// "instance" is the load address of the Runtime.Base module in this process (16 hex digits).
+// "instance" is the load address of the Runtime.Base module in this process (16 hex digits); built
+// as a stock NativeAOT app (STOCK_NATIVEAOT, Directory.Build.props) the runtime is linked into the
+// executable itself, so that is the runtime's module.
 // --hold: after the line is printed, read stdin to its end, so a caller can hold many processes
 // alive at once (the share stage) and release them by closing the pipe.
 // Exit codes: 0 success, 1 a check failed, 2 runtime failure or bad usage.
@@ -96,6 +98,9 @@ internal sealed class AppReport
 
     private static ProcessModule? RuntimeModule()
     {
+#if STOCK_NATIVEAOT
+        return Process.GetCurrentProcess().MainModule;
+#else
         foreach (ProcessModule module in Process.GetCurrentProcess().Modules)
         {
             string file = Path.GetFileName(module.FileName);
@@ -106,6 +111,7 @@ internal sealed class AppReport
             }
         }
         return null;
+#endif
     }
 
     private void Key(string key)

@@ -1,6 +1,7 @@
 // threads: several threads allocate (each with its own allocation context in the runtime) and
 // contend on one lock; every increment must be counted and every thread seen once.
 // {"app": "threads", ..., "threads": 8, "distinct_threads": 8, "increments": 80000, "ok": true}
+using System;
 using System.Collections.Generic;
 using System.Threading;
 using RuntimeBase.Samples;

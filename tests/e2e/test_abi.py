@@ -25,7 +25,7 @@ EXPORTS = "packaging/runtime-base-exports.txt"
 VARIANTS: dict[str, tuple[str, dict[str, list[tuple[str, str]]]]] = {
     "baseline": ("10.0.0-ref.1", {}),
     "added": ("10.1.0-ref.1", {
-        EXPORTS: [("RhGetRuntimeVersion\n", "RhGetRuntimeVersion\nRhGetRuntimeMajorVersion\n")],
+        EXPORTS: [("RhGetRuntimeVersion\n", "RhGetRuntimeVersion\nRhGetRuntimeMajorVersion @10.1\n")],
         HEADER: [("RUNTIME_BASE_API const char *RhGetRuntimeVersion(void);",
                   "RUNTIME_BASE_API const char *RhGetRuntimeVersion(void);\n"
                   "RUNTIME_BASE_API int32_t RhGetRuntimeMajorVersion(void);")],
@@ -46,11 +46,14 @@ VARIANTS: dict[str, tuple[str, dict[str, list[tuple[str, str]]]]] = {
     }),
 }
 VARIANTS["removed-major"] = ("11.0.0-ref.1", VARIANTS["removed"][1])
+# The same export in the node 10.0 already had (no @10.1): an app needing it would start on 10.0.
+VARIANTS["added-old-node"] = ("10.1.0-ref.1", {
+    **VARIANTS["added"][1], EXPORTS: [("RhGetRuntimeVersion\n", "RhGetRuntimeVersion\nRhGetRuntimeMajorVersion\n")]})
 
 
 def _checkout_copy(dest: Path, version: str, edits: dict[str, list[tuple[str, str]]]) -> Path:
     """The parts of the checkout a build needs, with the variant's patch applied."""
-    for part in ("ci", "reference"):
+    for part in ("ci", "reference", "packaging"):
         shutil.copytree(REPO / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(REPO / "pyproject.toml", dest / "pyproject.toml")
     (dest / "reference/runtime/VERSION").write_text(version + "\n")
@@ -104,6 +107,16 @@ def test_an_added_export_is_compatible(releases):
     assert "0 Changed" in result["types"]["report"]  # abidiff ran over the split symbols and found no type change
 
 
+def test_an_export_added_to_an_old_version_node_is_breaking(releases):
+    code, result = _abi(releases, "baseline", "added-old-node")
+    assert (code, result["verdict"]) == (1, "breaking")
+    assert result["exports"]["added_to_old_node"] == ["RhGetRuntimeMajorVersion"]
+    assert result["problems"] == [f"{RID}: breaking ABI change from 10.0.0-ref.1 to 10.1.0-ref.1 without a major "
+                                  "version bump (major 10 -> 10)"]
+    code, result = _abi(releases, "baseline", "added")  # in its own node RUNTIME_BASE_10.1: compatible
+    assert result["exports"]["added_to_old_node"] == [] and code == 0
+
+
 def test_a_removed_export_is_breaking_and_needs_a_new_major(releases):
     code, result = _abi(releases, "baseline", "removed")
     assert (code, result["verdict"]) == (1, "breaking")
@@ -118,7 +131,7 @@ def test_a_removed_export_is_breaking_and_needs_a_new_major(releases):
 def test_a_changed_public_struct_is_breaking_by_type(releases):
     code, result = _abi(releases, "baseline", "struct")
     assert (code, result["verdict"]) == (1, "breaking-by-type")
-    assert result["exports"] == {"added": [], "removed": [], "kind_changed": [], "version_changed": [],
+    assert result["exports"] == {"added": [], "added_to_old_node": [], "removed": [], "kind_changed": [], "version_changed": [],
                                  "ordinal_changed": []}
     assert "RhGetMemoryInfo" in result["types"]["report"] and "pinned_bytes" in result["types"]["report"]
 
@@ -164,7 +177,7 @@ def test_apps_built_against_n_fail_with_a_loader_message_against_an_incompatible
     same_major = _swap_runtime(baseline_apps, releases["removed"], tmp_path / "same-major")
     done = subprocess.run([same_major / "bin" / "hello"], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
-    assert "symbol lookup error" in done.stderr and "undefined symbol: RhGetProcessCpuCount, version V1.0" in done.stderr
+    assert "symbol lookup error" in done.stderr and "undefined symbol: RhGetProcessCpuCount, version RUNTIME_BASE_10.0" in done.stderr
 
     new_major = _swap_runtime(baseline_apps, releases["removed-major"], tmp_path / "new-major")
     done = subprocess.run([new_major / "bin" / "hello"], capture_output=True, text=True, timeout=60)

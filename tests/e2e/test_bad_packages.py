@@ -86,7 +86,7 @@ def _edit_manifest(pipeline, tmp_path, edit_text):
 
 
 @pytest.mark.parametrize("edit, why", [
-    (lambda t: t.replace('"library": "lib/libRuntime.Base.so.10"', '"library": "lib/libOther.so"'),
+    (lambda t: t.replace('"library": "lib/libRuntime.Base.so.10.0.0"', '"library": "lib/libOther.so"'),
      "its library 'lib/libOther.so' is not among its files"),
     (lambda t: t.replace(f'"rid": "{RID}"', f'"rid": "{RID}", "rid": "win-x64"'), "duplicate key 'rid'"),
     (lambda t: t.replace(f'"rid": "{RID}"', '"rid": "linux-arm64"'), "is a linux-arm64 package, not linux-x64"),
@@ -100,7 +100,7 @@ def test_a_manifest_that_contradicts_itself_or_the_platform_is_refused(pipeline,
 
 def test_a_header_named_as_the_library_is_refused(pipeline, tmp_path):
     """Schema-valid, self-consistent, every file matching its hash: only reading the library shows it is none."""
-    broken = _edit_manifest(pipeline, tmp_path, lambda t: t.replace('"library": "lib/libRuntime.Base.so.10"',
+    broken = _edit_manifest(pipeline, tmp_path, lambda t: t.replace('"library": "lib/libRuntime.Base.so.10.0.0"',
                                                                     '"library": "include/RuntimeBase.h"'))
     done = run_ci("apps", "--platform", RID, "--package", broken, "--out", tmp_path / "apps")
     assert_one_line_error(done, str(broken), "its library include/RuntimeBase.h", "not an ELF or PE binary")

@@ -203,7 +203,7 @@ def _bad_inputs(lib: Path, out: Path) -> dict[str, tuple[Path, str]]:
     struct.pack_into("<Q", oversized, dynsym + 32, len(data))  # sh_size
     files = {
         "empty": (b"", "file is empty"),
-        "text": (b"hello world\n", "not an ELF or PE binary (starts with b'hell')"),
+        "text": (b"hello world\n", "not an ELF or PE binary: unknown format (starts with b'hell')"),
         "magic-only": (b"\x7fELF", "truncated ELF"),
         "cut-in-ident": (data[:10], "truncated ELF: identification needs 16 bytes, file has 10"),
         "cut-in-header": (data[:40], "truncated ELF: file header needs 64 bytes, file has 40"),

@@ -72,10 +72,10 @@ def test_an_app_that_needs_a_newer_glibc_fails_verify(packaged, tmp_path):
     fake = _fake_glibc(tmp_path / "fake")
     runtime = packaged["root"] / "linux-x64"
     (tmp_path / "app.c").write_text('#include "RuntimeBase.h"\nint fake_new_api(void);\n'
-                                    "int main(void) { return InitializeRuntimeBase() ? fake_new_api() : 1; }\n")
+                                    "int main(void) { return InitializeRuntimeBase() ? 1 : fake_new_api(); }\n")
     gcc("-o", "app", "app.c", f"-I{runtime / 'include'}", runtime / "lib/libRuntime.Base.so", f"-L{fake}", "-lfake",
         cwd=tmp_path)
-    (library,) = runtime.glob("lib/libRuntime.Base.so.*[0-9]")
+    (library,) = runtime.glob("lib/libRuntime.Base.so.*.*.*[0-9]")
     done = run_ci("verify", "--runtime", library, "--app", tmp_path / "app", "--json")
     assert done.returncode == 1, done.stdout + done.stderr
     result = json.loads(done.stdout)
@@ -88,7 +88,7 @@ def test_a_runtime_that_needs_a_newer_glibc_is_not_packaged(packaged, tmp_path):
     fake = _fake_glibc(tmp_path / "fake")
     build = tmp_path / "build"
     shutil.copytree(packaged["root"] / "linux-x64", build, symlinks=True)
-    (library,) = build.glob("lib/libRuntime.Base.so.*[0-9]")
+    (library,) = build.glob("lib/libRuntime.Base.so.*.*.*[0-9]")
     (tmp_path / "rt.c").write_text("int fake_new_api(void);\n"
                                    "__attribute__((visibility(\"default\"))) int InitializeRuntimeBase(void) "
                                    "{ return fake_new_api(); }\n")
@@ -101,13 +101,16 @@ def test_a_runtime_that_needs_a_newer_glibc_is_not_packaged(packaged, tmp_path):
 
 def test_an_app_that_imports_a_dll_beyond_the_floor_fails_verify(packaged, tmp_path):
     runtime = packaged["root"] / "win-x64"
-    (tmp_path / "app.c").write_text('#include <windows.h>\n#include "RuntimeBase.h"\n'
-                                    "int main(void) { MessageBeep(0); return InitializeRuntimeBase() ? 0 : 1; }\n")
+    (tmp_path / "app.c").write_text('#include <d3d11.h>\n#include "RuntimeBase.h"\n'
+                                    "int main(void) { D3D11CreateDevice(0, 0, 0, 0, 0, 0, 7, 0, 0, 0); "
+                                    "return InitializeRuntimeBase() ? 1 : 0; }\n")
     done = subprocess.run(["x86_64-w64-mingw32-gcc", "-o", "app.exe", "app.c", f"-I{runtime / 'include'}",
-                           runtime / "lib/Runtime.Base.lib", "-luser32"], cwd=tmp_path, capture_output=True, text=True)
+                           runtime / "lib/Runtime.Base.lib", "-ld3d11"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     done = run_ci("verify", "--runtime", runtime / "lib/Runtime.Base.dll", "--app", tmp_path / "app.exe", "--json")
     assert done.returncode == 1, done.stdout + done.stderr
     problems = [v["problem"] for v in json.loads(done.stdout)["violations"]]
-    assert problems == ["imports user32.dll, not among win-x64's allowed DLLs "
-                        "(kernel32.dll, ntdll.dll, bcrypt.dll, msvcrt.dll, ucrtbase.dll)"]
+    assert problems == ["imports d3d11.dll, not among win-x64's allowed DLLs (advapi32.dll, bcrypt.dll, "
+                        "crypt32.dll, iphlpapi.dll, kernel32.dll, mswsock.dll, ncrypt.dll, normaliz.dll, ntdll.dll, "
+                        "ole32.dll, oleaut32.dll, secur32.dll, user32.dll, version.dll, ws2_32.dll, ucrtbase.dll, "
+                        "msvcrt.dll)"]

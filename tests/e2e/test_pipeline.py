@@ -66,8 +66,8 @@ def test_symbols_are_split_and_linked_by_debuglink(pipeline, tmp_path):
         tar.extractall(tmp_path / "sym", filter="data")
     with tarfile.open(dist / f"runtime-base-10.0.0-ref.1-{RID}.tar.gz") as tar:
         tar.extractall(tmp_path / "pkg", filter="data")
-    library = tmp_path / "pkg/lib/libRuntime.Base.so.10"
-    debug = tmp_path / "sym/lib/libRuntime.Base.so.10.dbg"
+    library = tmp_path / "pkg/lib/libRuntime.Base.so.10.0.0"
+    debug = tmp_path / "sym/lib/libRuntime.Base.so.10.0.0.dbg"
     sections = subprocess.run(["readelf", "-S", "-W", library], capture_output=True, text=True, check=True).stdout
     assert ".gnu_debuglink" in sections and ".debug_info" not in sections
     debug_sections = subprocess.run(["readelf", "-S", "-W", debug], capture_output=True, text=True, check=True).stdout

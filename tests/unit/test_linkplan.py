@@ -165,14 +165,16 @@ def test_linux_link_follows_upstream(checkout, tmp_path):
     part = linux_plan(checkout, tmp_path / "out").runtime
     link = part.files[next(p for p in part.files if p.name == "Runtime.Base.link.rsp")].split()
     for flag in ("-shared", "-Wl,--build-id=sha1", "-Wl,--as-needed", "-Wl,-z,relro", "-Wl,-z,now",
-                 "-Wl,--eh-frame-hdr", "-ldl", "-lrt", "-lm", "-pthread", "-Wl,-soname,libRuntime.Base.so"):
+                 "-Wl,--eh-frame-hdr", "-ldl", "-lrt", "-lm", "-pthread", "-Wl,-soname,libRuntime.Base.so.10"):
         assert flag in link
     libs = [Path(a).name for a in link if a.endswith((".a", ".o"))]
     assert libs == ["Runtime.Base.o", "libbootstrapperruntimebase.o", "libRuntime.WorkstationGC.a", "libeventpipe-disabled.a",
                     "libRuntime.VxsortEnabled.a", "libstandalonegc-disabled.a", "libaotminipal.a", "libstdc++compat.a"]
     assert [s.argv[1:3] for s in part.steps[2:]] == [
         ("--only-keep-debug", str(part.outputs["library"])), ("--strip-debug", "--strip-unneeded"),
-        (f"--add-gnu-debuglink={part.outputs['debug']}", str(part.outputs["library"]))]
+        (f"--add-gnu-debuglink={part.outputs['debug']}", str(part.outputs["library"])),
+        ("-sfn", "libRuntime.Base.so.10.0.0"), ("-sfn", "libRuntime.Base.so.10.0.0")]
+    assert [Path(s.argv[3]).name for s in part.steps[-2:]] == ["libRuntime.Base.so.10", "libRuntime.Base.so"]
 
 
 def test_arm64_has_no_vxsort_and_targets_aarch64(checkout, tmp_path):
@@ -256,7 +258,8 @@ def test_the_sdk_package_holds_exactly_what_an_app_plan_from_it_reads(rid, tmp_p
     touch(fork.framework.path / "System.Runtime.dll", "ref")
     packaged = set(linkplan.sdk_files(fork))
     sdk = SdkLayout(tmp_path / "sdk", platform, "Release", dotnet_path=Path("dotnet"))
-    plan = linkplan.make_plan(sdk, linkplan.Toolset(linker="ld"), tmp_path / "out", ["hello"], runtime_dir=tmp_path / "rt")
+    plan = linkplan.make_plan(sdk, linkplan.Toolset(linker="ld"), tmp_path / "out", ["hello"], runtime_dir=tmp_path / "rt",
+                              version="10.0.0-fork.0123456789ab")
     read = {p.path.relative_to(sdk.checkout).as_posix() for p in plan.apps[0].inputs if p != sdk.framework}
     assert read <= packaged and "framework/System.Runtime.dll" in packaged
     assert {"tools/" + fork.ilc.path.name, "framework/System.Private.CoreLib.dll"} <= read

@@ -3,7 +3,6 @@ by the link plan, into the same BuildOutput the reference runtime produces."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +14,7 @@ from ci.platforms import Platform
 from ci.runtime import exports
 from ci.runtime.fork import driver, linkplan, stand_in
 from ci.runtime.fork.checkout import check_checkout, require_linux_split
-from ci.runtime.fork.layout import VERSIONS, ForkLayout, require
+from ci.runtime.fork.layout import ForkLayout, require
 from ci.runtime.output import BUILD_INFO, DEFAULT_LIBRARIES_CONFIGURATION, BuildOutput, Source, static_input
 
 #: The app-side products (ILC, reference assemblies, aotsdk), staged in the build output for the SDK package.
@@ -37,12 +36,7 @@ class ForkOptions:
 
 def version(checkout: Path, commit: str | None) -> str:
     """<Major>.<Minor>.<Patch> from eng/Versions.props, marked as a fork build of `commit`."""
-    props = checkout / VERSIONS
-    text = props.read_text(encoding="utf-8", errors="replace") if props.is_file() else ""
-    parts = [re.search(rf"<{tag}>(\d+)</{tag}>", text) for tag in ("MajorVersion", "MinorVersion", "PatchVersion")]
-    if not all(parts):
-        raise InputError(props, "no MajorVersion, MinorVersion and PatchVersion")
-    return ".".join(m[1] for m in parts) + f"-fork.{commit[:12] if commit else 'local'}"
+    return ".".join(map(str, linkplan.version_numbers(checkout))) + f"-fork.{commit[:12] if commit else 'local'}"
 
 
 def check_ilc_exports(ilc_exports: Path) -> None:
@@ -68,6 +62,7 @@ def to_build_output(out: Path, part: linkplan.Part, checkout: Path, platform: Pl
     text = version(checkout, source.commit)
     return BuildOutput(root=out, name="Runtime.Base", version=text, rid=platform.rid,
                        configuration=configuration, source=source, library=rel("library"), link=(rel("link"),),
+                       extra=tuple(rel(role) for role in ("soname",) if role in part.outputs),
                        debug=(rel("debug"),), toolchain=(f"{part.inputs[0].path.name} (from the fork's build) {text}",))
 
 
@@ -116,7 +111,8 @@ def build_runtime_base(checkout: Path, platform: Platform, out: Path, configurat
     fresh_output_dir(out, BUILD_INFO, cache.STAMP)
     stand_ins = [*driver.stand_ins(request), *linkplan.run(part)]
     check_ilc_exports(part.outputs["ilc_exports"])
-    exports.check_library(part.outputs["library"], exports.read_exports())  # as for the reference runtime
+    exports.check_library(part.outputs["library"], exports.read_exports(),  # as for the reference runtime
+                          linkplan.version_numbers(checkout)[0])
     for rel, product in sdk.items():  # beside the build output, for the package stage's SDK archive
         (out / SDK_DIR / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(product.path, out / SDK_DIR / rel)

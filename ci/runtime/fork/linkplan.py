@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Callable, Sequence
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.runtime import exports
+from ci.runtime.versioning import Version
 from ci.core.errors import CiError, InputError
 from ci.core.resources import data_file, source_tree
 from ci.platforms import Platform, host_rid
 from ci.platforms.buildhost import VC_VERSION_FILE, default_vswhere, registry_kits_root
 from ci.runtime.fork import stand_in
-from ci.runtime.fork.layout import SDK_BUILD, SDK_FRAMEWORK, SDK_LIBS, SDK_TOOLS, ForkLayout, Product
+from ci.runtime.fork.layout import VERSIONS, SDK_BUILD, SDK_FRAMEWORK, SDK_LIBS, SDK_TOOLS, ForkLayout, Product
 from ci.core.proc import run_tool
 
 LINKPLAN = data_file("linkplan.json")
@@ -144,7 +146,18 @@ class _Context:
         return self.layout.platform
 
     def name(self, kind: str, stem: str) -> str:
-        return self.data["names"][self.platform.os][kind].format(stem)
+        pattern = self.data["names"][self.platform.os][kind]
+        if "{major}" not in pattern:  # only the runtime's own file names carry its version
+            return pattern.format(stem)
+        major, minor, patch = self.version_numbers()
+        return pattern.format(stem, major=major, minor=minor, patch=patch)
+
+    def version_numbers(self) -> tuple[int, int, int]:
+        """The runtime's: the package's version where one is given, else the checkout's."""
+        if self.version:
+            parsed = Version.parse(self.version)
+            return parsed.major, parsed.minor, parsed.patch
+        return version_numbers(self.layout.checkout)
 
     @property
     def link(self) -> dict:
@@ -182,6 +195,17 @@ class _Context:
         return self.out / "rsp" / f"{name}.{tool}.rsp", rsp_text(args, style)
 
 
+def version_numbers(checkout: Path) -> tuple[int, int, int]:
+    """Major, minor and patch from the fork's eng/Versions.props."""
+    props = checkout / VERSIONS
+    text = props.read_text(encoding="utf-8", errors="replace") if props.is_file() else ""
+    parts = [re.search(rf"<{tag}>(\d+)</{tag}>", text) for tag in ("MajorVersion", "MinorVersion", "PatchVersion")]
+    if not all(parts):
+        raise InputError(props, "no MajorVersion, MinorVersion and PatchVersion")
+    major, minor, patch = (int(m[1]) for m in parts)
+    return major, minor, patch
+
+
 def make_plan(layout: ForkLayout, tools: Toolset, out: Path, apps: Sequence[str] = (),
               runtime_dir: Path | None = None, data: dict | None = None, version: str | None = None) -> Plan:
     """Runtime.Base into <out>/lib, then each app into <out>/apps, linked against `runtime_dir`."""
@@ -198,7 +222,10 @@ def _runtime_part(ctx: _Context) -> Part:
     debug = lib_dir / ctx.name("debug", RUNTIME_BASE)
     exports_file = ctx.out / "rsp" / ctx.name("exports", RUNTIME_BASE)
     ilc_exports = obj.with_name(exports_file.name)  # ILC's own, compared with ours after it ran
-    values = ctx.values(ilc_exports=ilc_exports, exports=exports_file, output=library, library=library.name, debug=debug)
+    # Linux: the real file lib*.so.<major>.<minor>.<patch>, the soname and dev links made after the link.
+    soname = lib_dir / ctx.name("soname", RUNTIME_BASE) if os_name == "linux" else library
+    values = ctx.values(ilc_exports=ilc_exports, exports=exports_file, output=library, library=library.name, debug=debug,
+                        soname=soname.name, dev_link=lib_dir / ctx.name("import", RUNTIME_BASE))
     listed = exports.read_exports()
     il = ctx.layout.runtime_base_il
     ilc_args = [str(il.path), f"-o:{obj}", *ctx.ilc_args("runtime_base", values), *exports.ilc_export_args(listed, os_name)]
@@ -206,7 +233,8 @@ def _runtime_part(ctx: _Context) -> Part:
     link_args = ctx.link_args("runtime_base", values, [obj, *(p.path for p in sdk)])
     ilc_rsp, ilc_text = ctx.rsp(RUNTIME_BASE, "ilc", ilc_args, "line")
     link_rsp, link_text = ctx.rsp(RUNTIME_BASE, "link", link_args, ctx.link["response_file"])
-    exports_text = exports.def_file(listed, library.name) if os_name == "win" else exports.version_script(listed)
+    exports_text = (exports.def_file(listed, library.name) if os_name == "win"
+                    else exports.version_script(listed, *ctx.version_numbers()[:2]))
     # Each step runs in its output's folder: run() creates it (ILC and the linkers do not).
     ilc = Step((str(ctx.layout.ilc.path), f"@{ilc_rsp}"), obj.parent)
     link = Step((ctx.tools.linker, f"@{link_rsp}"), lib_dir)
@@ -217,7 +245,7 @@ def _runtime_part(ctx: _Context) -> Part:
         steps=(ilc, link, *after),
         inputs=(ctx.layout.ilc, il, *sdk),
         outputs={"library": library, "link": lib_dir / ctx.name("import", RUNTIME_BASE), "debug": debug,
-                 "ilc_exports": ilc_exports},
+                 "ilc_exports": ilc_exports, **({"soname": soname} if soname != library else {})},
     )
 
 

@@ -9,7 +9,7 @@
  * Conventions
  *  - Call InitializeRuntimeBase() first. Allocation and reverse P/Invoke also initialize
  *    lazily. Only one copy of the runtime may be initialized per process: a second copy
- *    loaded from another path refuses (InitializeRuntimeBase returns 0, message on stderr).
+ *    loaded from another path refuses (InitializeRuntimeBase returns non-zero, message on stderr).
  *  - Objects are blocks in the runtime's GC heap starting with a pointer to their
  *    RhMethodTable. Allocation functions return NULL when the heap is exhausted (the real
  *    runtime throws OutOfMemoryException instead).
@@ -281,10 +281,13 @@ extern RUNTIME_BASE_API int32_t g_cpuFeatures;
  * Start-up, identity
  * ---------------------------------------------------------------------------------------- */
 
-/* Initialize the runtime (idempotent, thread-safe). Returns this runtime instance's id
- * (random, nonzero), or 0 if the runtime cannot start, e.g. because another copy of it is
- * already initialized in this process. */
-RUNTIME_BASE_API uint64_t InitializeRuntimeBase(void);
+/* Initialize the runtime (idempotent, thread-safe) and register its own module. Returns 0, or
+ * non-zero if the runtime cannot start, e.g. because another copy of it is already initialized in
+ * this process: the fork's contract (src/coreclr/nativeaot/Bootstrap/runtimebase.cpp @ 7db3638e35f1).
+ * An app then registers its own module with RhRegisterOSModule, as the fork's bootstrapper does
+ * (Bootstrap/main.cpp @ 7db3638e35f1: `if (InitializeRuntimeBase()) return -1;`). This runtime
+ * instance's id is DotNetRuntimeDebugHeader.status->instance_id. */
+RUNTIME_BASE_API int InitializeRuntimeBase(void);
 /* Same, for runtime-driven start-up: returns 1 on success, 0 on failure. */
 RUNTIME_BASE_API int32_t RhInitialize(int32_t is_dll);
 /* Called (once) on the first reverse P/Invoke while the runtime is not initialized; it must

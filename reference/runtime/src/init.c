@@ -217,11 +217,14 @@ void rb_initialize_for_reverse_pinvoke(void)
 
 /* --- Exports ----------------------------------------------------------------------------- */
 
-RUNTIME_BASE_API uint64_t InitializeRuntimeBase(void)
+/* The fork's contract (src/coreclr/nativeaot/Bootstrap/runtimebase.cpp @ 7db3638e35f1): "Returns
+ * non-zero on failure"; the runtime registers its own module once it is up, as the fork's does. */
+RUNTIME_BASE_API int InitializeRuntimeBase(void)
 {
-    if (RB_LIKELY(rb_is_initialized()))
-        return __atomic_load_n(&rb_status.instance_id, __ATOMIC_ACQUIRE);
-    return rb_initialize();
+    if (!rb_ensure_initialized())
+        return -1;
+    void *own_module = pal_module_base(rb_self_address());
+    return RhRegisterOSModule(own_module, NULL, 0, NULL, 0, NULL, 0) ? 0 : -1;
 }
 
 RUNTIME_BASE_API int32_t RhInitialize(int32_t is_dll)
