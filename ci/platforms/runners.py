@@ -13,9 +13,9 @@ from pathlib import Path, PureWindowsPath
 
 from ci.core.cache import cache_dir
 from ci.core.errors import CiError
+from ci.core.proc import run
 from ci.platforms import Platform
 from ci.platforms.arch import arch
-from ci.core.proc import run
 
 WINE_DIRS = (Path("/usr/lib/wine"), Path("/usr/lib64/wine"), Path("/opt/wine-stable/bin"))
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
