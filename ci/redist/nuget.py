@@ -87,9 +87,15 @@ def write_nupkg(dest: Path, package_id: str, version: str, description: str, fil
 
 
 def runtime_files(rid: str, files: dict[str, Path], manifest: Path, sbom: Path, include: str = "include/") -> dict[str, Path]:
-    """The runtime pack's entries from the runtime archive's (archive name -> file)."""
-    entries = {f"runtimes/{rid}/native/{Path(name).name}": path for name, path in files.items()
-               if not name.startswith(include) and not path.is_symlink()}
+    """The runtime pack's entries from the runtime archive's (archive name -> file).
+
+    A package holds no links, so a versioned ELF library (libRuntime.Base.so.10.0.0) goes in under
+    its soname (libRuntime.Base.so.10): the name its apps' DT_NEEDED asks the loader for, app-local too.
+    """
+    facts = json.loads(manifest.read_text(encoding="utf-8"))
+    library, soname = facts["library"], facts.get("soname")
+    entries = {f"runtimes/{rid}/native/{soname if name == library and soname else Path(name).name}": path
+               for name, path in files.items() if not name.startswith(include) and not path.is_symlink()}
     entries |= {name: path for name, path in files.items() if name.startswith(include)}
     return {**entries, "manifest.json": manifest, sbom.name: sbom}
 

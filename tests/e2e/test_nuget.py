@@ -28,6 +28,7 @@ from tests.fixtures.fake_fork import MAIN_CPP_SPLIT, make_fork
 pytestmark = pytest.mark.e2e
 RID = "linux-x64"
 SAMPLE = "hello"
+SONAME = "libRuntime.Base.so.10"  # the fork stand-in's version 10.0.0: its soname names the major
 
 
 def dotnet(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
@@ -107,7 +108,7 @@ def test_the_packages_are_listed_in_sha256sums_with_the_nuspec_first(built):
             names = zf.namelist()
         assert names[0] == f"{package_id}.nuspec" and "[Content_Types].xml" in names and "_rels/.rels" in names
     with zipfile.ZipFile(built["dist"] / nuget.nupkg_name(nuget.runtime_id(RID), built["version"])) as zf:
-        assert f"runtimes/{RID}/native/libRuntime.Base.so" in zf.namelist()
+        assert f"runtimes/{RID}/native/{SONAME}" in zf.namelist()  # a package holds no links: the soname's file
 
 
 def test_evaluated_ilc_and_link_inputs_come_from_our_packages(built):
@@ -116,10 +117,10 @@ def test_evaluated_ilc_and_link_inputs_come_from_our_packages(built):
                      "-getProperty:RuntimeBaseLibrary")["Properties"]
     for key in ("IlcToolsPath", "IlcSdkPath", "IlcFrameworkPath", "IlcFrameworkNativePath"):
         assert f"/runtimebase.sdk/{built['version']}/ilc/{RID}/" in props[key], (key, props[key])
-    assert props["RuntimeBaseLibrary"].endswith(f"runtimebase.runtime.{RID}/{built['version']}/runtimes/{RID}/native/libRuntime.Base.so")
+    assert props["RuntimeBaseLibrary"].endswith(f"runtimebase.runtime.{RID}/{built['version']}/runtimes/{RID}/native/{SONAME}")
     items = evaluate(built["split"], built["env"], "-t:ResolveReferences;SetupOSSpecificProps", "-getItem:NativeLibrary")["Items"]["NativeLibrary"]
     linked = [Path(i["Identity"]).name for i in items]
-    assert "libbootstrapperoutplace.o" in linked and linked[-1] == "libRuntime.Base.so"
+    assert "libbootstrapperoutplace.o" in linked and linked[-1] == SONAME
     assert not {"libRuntime.WorkstationGC.a", "libbootstrapper.o", "libeventpipe-disabled.a"} & set(linked)
 
 
@@ -152,4 +153,4 @@ def test_sdk_written_rsp_and_link_line_differ_from_a_stock_publish_only_by_the_s
     added = [a for a in split_link if a not in stock_link]
     assert sorted(removed) == sorted(["libbootstrapper.o", "libRuntime.WorkstationGC.a", "libeventpipe-disabled.a",
                                       "libRuntime.VxsortDisabled.a", "libstandalonegc-disabled.a"])
-    assert added == ["libbootstrapperoutplace.o", "libRuntime.Base.so", "-Wl,-rpath,'$ORIGIN'"]
+    assert added == ["libbootstrapperoutplace.o", SONAME, "-Wl,-rpath,'$ORIGIN'"]
