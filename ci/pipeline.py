@@ -8,24 +8,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.checks.apps import build_apps
-from ci.checks.csharp_apps import OUT as CSHARP, default_dotnet, stand_ins as csharp_stand_ins
-from ci.runtime.fork import stand_in
-from ci.core.lock import locked
 from rich.text import Text
 
-from ci.core.errors import CiError
-from ci.core.fs import os_error
-from ci.redist.package import find_package, package
-from ci.platforms import Platform
-from ci.platforms.runners import HOW
-from ci.core.console import console, progress
-from ci.report import StageResult
-from ci.runtime.sources import ForkSource, ReferenceSource
+from ci.checks.apps import build_apps
+from ci.checks.csharp_apps import OUT as CSHARP
+from ci.checks.csharp_apps import default_dotnet
+from ci.checks.csharp_apps import stand_ins as csharp_stand_ins
 from ci.checks.share import measure
 from ci.checks.smoke import smoke
 from ci.checks.verify import verify
 from ci.containers.images import prepare_runner
+from ci.core.console import console, progress
+from ci.core.errors import CiError
+from ci.core.fs import os_error
+from ci.core.lock import locked
+from ci.platforms import Platform
+from ci.platforms.runners import HOW
+from ci.redist.package import find_package, package
+from ci.report import StageResult
+from ci.runtime.fork import stand_in
+from ci.runtime.sources import ForkSource, ReferenceSource
 
 #: Stages that check an app set; build, package and apps always run first (cached when unchanged).
 CHECKS = ("verify", "share", "smoke", "savings")

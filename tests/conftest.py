@@ -11,6 +11,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+E2E = REPO / "tests" / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ runs a compiler, an emulator, Docker, dotnet or a server: one
+    marker for all of it, so `-m "not e2e"` leaves the fast, toolchain-free tests."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 def run_ci(*args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None,

@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+TOKEN = "ghp_TESTtoken0123456789SECRETabcdefXYZ"  # shaped like a real one, so a leak is recognisable
 STALL_BOUND = 30.0  # a stalled request ends by itself at the latest after this long
 DEFAULT_PER_PAGE = 30  # GitHub's default: a client that forgets per_page pays more requests
 MAX_PER_PAGE = 100
@@ -405,3 +406,16 @@ def _reply(h: _Handler, record: Recorded, status: int, body: object, headers: di
     h.send_header("Content-Length", str(len(data)))
     h.end_headers()
     h.wfile.write(data)
+
+
+@dataclass
+class FakeClock:
+    now: float = 1_700_000_000.0
+    slept: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def time(self) -> float:
+        return self.now

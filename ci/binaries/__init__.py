@@ -66,7 +66,7 @@ def _regular_file(path: Path) -> os.stat_result:
 
 
 @functools.lru_cache(maxsize=256)
-def _read_cached(path: Path, dev: int, ino: int, size: int, mtime_ns: int, pdb: tuple | None) -> Binary:
+def _read_cached(path: Path, dev: int, ino: int, size: int, mtime_ns: int, pdb: tuple[int, int, int] | None) -> Binary:
     magic = _magic(path)
     if magic.startswith(ELF_MAGIC):
         return read_elf(path)

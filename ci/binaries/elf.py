@@ -22,7 +22,7 @@ from pathlib import Path
 
 from elftools.elf.enums import ENUM_E_MACHINE
 
-from ci.binaries.model import UNKNOWN_LIBRARY, Binary, Symbol, SymbolKind
+from ci.binaries.model import UNKNOWN_LIBRARY, Binary, BinaryKind, Symbol, SymbolKind
 from ci.core.errors import InputError
 
 ELF_MAGIC = b"\x7fELF"
@@ -353,7 +353,7 @@ class _Reader:
         """How many dynamic symbols there are: DT_HASH says so, DT_GNU_HASH's chains end at the last."""
         if _DT_HASH in tags:
             _, nchain = struct.unpack(self.layout.endian + "II", self.at(tags[_DT_HASH], 8, "DT_HASH"))
-            return nchain
+            return int(nchain)
         if _DT_GNU_HASH not in tags:
             raise self.fail("corrupt ELF: no section headers, and no DT_HASH or DT_GNU_HASH to count dynamic symbols")
         table = self.at(tags[_DT_GNU_HASH], None, "DT_GNU_HASH")
@@ -366,12 +366,12 @@ class _Reader:
             raise self.fail("corrupt ELF: DT_GNU_HASH buckets extend past their segment")
         last = max(struct.unpack_from(f"{self.layout.endian}{nbuckets}I", table, buckets_at), default=0)
         if last < symoffset:
-            return symoffset
+            return int(symoffset)
         chains = table[chains_at:]
         words = struct.unpack(f"{self.layout.endian}{len(chains) // 4}I", chains[: len(chains) // 4 * 4])
         for index in range(last - symoffset, len(words)):
             if words[index] & 1:  # the low bit ends a chain
-                return symoffset + index + 1
+                return int(symoffset) + index + 1
         raise self.fail("corrupt ELF: DT_GNU_HASH chain does not end inside its segment")
 
     # --- versions and symbols ---------------------------------------------------------
@@ -400,7 +400,7 @@ class _Reader:
                     aux_at += following
         return versions
 
-    def _chain(self, data: bytes, count: int, fmt: str, next_field: int, what: str) -> Iterator[tuple[tuple, int]]:
+    def _chain(self, data: bytes, count: int, fmt: str, next_field: int, what: str) -> Iterator[tuple[tuple[int, ...], int]]:
         """The `count` linked entries of a version table and where each one's first aux entry is."""
         size = struct.calcsize(fmt)
         if count * size > len(data):
@@ -471,7 +471,7 @@ class _Reader:
                 continue
             else:
                 continue
-            kind = "data" if _KINDS.get(sym_type) == "data" else "function"
+            kind: SymbolKind = "data" if _KINDS.get(sym_type) == "data" else "function"
             imports.setdefault(library or UNKNOWN_LIBRARY, []).append(Symbol(name, kind, version_name))
         return exports, imports, defined, copied
 
@@ -582,7 +582,7 @@ class _DynamicTags:
         return tags
 
 
-def _kind(e_type: int, pie: bool, has_interp: bool) -> str:
+def _kind(e_type: int, pie: bool, has_interp: bool) -> BinaryKind:
     if e_type == _ET_EXEC:
         return "executable"
     if e_type != _ET_DYN:

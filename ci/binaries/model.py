@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 SymbolKind = Literal["function", "data"]
+BinaryKind = Literal["executable", "shared-library", "other"]
 
 #: The library key for imports whose providing library the file does not record
 #: (ELF symbols without version information).
@@ -28,7 +29,7 @@ class Binary:
     format: Literal["elf", "pe"]
     arch: str  # platform arch name: "x64", "arm64", "x86", "arm", or the raw machine name
     machine: str  # raw machine name from the header, e.g. "EM_X86_64", "AMD64"
-    kind: Literal["executable", "shared-library", "other"]
+    kind: BinaryKind
     exports: tuple[Symbol, ...]
     imports: dict[str, tuple[Symbol, ...]]  # library (UNKNOWN_LIBRARY if unrecorded) -> symbols
     needed: tuple[str, ...]

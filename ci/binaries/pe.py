@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path, PureWindowsPath
+from typing import Any
 
 import pefile
 
@@ -267,7 +268,7 @@ def _export_dll_name(pe: pefile.PE) -> str | None:
     return _text(name) if name else None
 
 
-def _import_table(path: Path, entries: list, data: bytes) -> dict[str, tuple[Symbol, ...]]:
+def _import_table(path: Path, entries: list[Any], data: bytes) -> dict[str, tuple[Symbol, ...]]:
     """DLL name -> imported symbols, in file order (regular or delay-load descriptors)."""
     table: dict[str, tuple[Symbol, ...]] = {}
     for entry in entries:
@@ -289,5 +290,5 @@ def _codeview_id(pe: pefile.PE) -> str | None:
         if entry.struct.Type == _IMAGE_DEBUG_TYPE_CODEVIEW and entry.entry is not None:
             signature = getattr(entry.entry, "Signature_String", None)  # only RSDS (PDB 7.0) has one
             if signature:
-                return signature
+                return str(signature)
     return None

@@ -12,12 +12,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ci.core import cache
-from ci.core.fs import sha256_file
-from ci.core.resources import source_tree
 from ci.core.errors import InputError
-from ci.platforms import Platform
-from ci.core.fs import atomic_write_text, built_beside, read_json
+from ci.core.fs import atomic_write_text, built_beside, read_json, sha256_file
 from ci.core.lock import locked
+from ci.core.resources import source_tree
+from ci.platforms import Platform
 from ci.redist.unpack import Unpacked, open_unpacked, unpack
 
 APP_SET = "apps.json"

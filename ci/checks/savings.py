@@ -31,9 +31,9 @@ import pygal
 from ci.checks import nativeaot
 from ci.checks.app_report import same_path, with_host_paths
 from ci.checks.apps import App, AppSet
+from ci.checks.csharp_apps import default_dotnet
 from ci.checks.share import Held, holding, regions
 from ci.checks.smoke import HOW
-from ci.checks.csharp_apps import default_dotnet
 from ci.checks.twins import check_reports, nativeaot_dir
 from ci.core import schemas
 from ci.core.console import append_job_summary
@@ -62,7 +62,7 @@ def disk(platform: Platform, split: AppSet, twins: AppSet) -> dict:
     runtime = shipped_bytes(platform, split.runtime.library)
     apps = [{"app": a.name, "kind": a.kind, "split_bytes": shipped_bytes(platform, split.path(a)),
              "self_contained_bytes": shipped_bytes(platform, twins.path(t))}
-            for a, t in zip(split.apps, twins.apps)]
+            for a, t in zip(split.apps, twins.apps, strict=True)]
     n = len(apps)
     split_mean = sum(a["split_bytes"] for a in apps) / n
     twin_mean = sum(a["self_contained_bytes"] for a in apps) / n
@@ -118,7 +118,7 @@ def _held(app_set: AppSet, runner: Runner, library: Path) -> list[dict]:
     for _ in range(ROUNDS):
         with holding(app_set, runner) as held:
             rounds.append([_process(h, by_name[h.name], library, runner) for h in held])
-    return [min(same_app, key=lambda p: p["pss_kib"] or 0) for same_app in zip(*rounds)]
+    return [min(same_app, key=lambda p: p["pss_kib"] or 0) for same_app in zip(*rounds, strict=True)]
 
 
 def _plugin_host(process: dict) -> dict:

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from ci.cli import options
-from ci.core.errors import CiError
 from ci.core.console import console
+from ci.core.errors import CiError
 
 
 def _checkout(args: argparse.Namespace) -> Path:
@@ -21,10 +21,10 @@ def _checkout(args: argparse.Namespace) -> Path:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ci.runtime.fork import linkplan
     from ci import platforms
     from ci.runtime.fork import driver as fork_build
     from ci.runtime.fork import layout as fork_layout
+    from ci.runtime.fork import linkplan
     from ci.runtime.fork.checkout import require_linux_split
 
     checkout = _checkout(args)

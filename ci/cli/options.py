@@ -8,8 +8,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ci.runtime.output import (DEFAULT_CONFIGURATION, DEFAULT_LIBRARIES_CONFIGURATION, LIBRARIES_CONFIGURATIONS,
-                               RUNTIME_CONFIGURATIONS)
+from ci.runtime.output import (
+    DEFAULT_CONFIGURATION,
+    DEFAULT_LIBRARIES_CONFIGURATION,
+    LIBRARIES_CONFIGURATIONS,
+    RUNTIME_CONFIGURATIONS,
+)
 
 
 def platforms(p: argparse.ArgumentParser, containers: bool = False) -> None:

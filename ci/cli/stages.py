@@ -57,8 +57,8 @@ def _runtime_source(args: argparse.Namespace, title: str) -> Iterator[object]:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from ci.core.proc import TOOL_SECONDS
     from ci.core.lock import locked
+    from ci.core.proc import TOOL_SECONDS
     from ci.pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform, run_platforms
     from ci.report import StageResult, publish_summary, table, write_report
     from ci.runtime.sources import ReferenceSource

@@ -10,11 +10,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from ci.redist import archive
 from ci.core.errors import CiError
+from ci.core.proc import run
 from ci.core.resources import checkout_root
 from ci.platforms import Platform
-from ci.core.proc import run
+from ci.redist import archive
 
 STRING_SECTIONS = {".comment", ".debug_str", ".debug_line_str", ".dynstr", ".strtab"}
 PACKAGE_CHECKS = ["--check", "verify"]  # crosscheck compares packages; share needs no second run

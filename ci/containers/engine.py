@@ -16,7 +16,7 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -25,17 +25,18 @@ import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
-from ci.redist import archive
-from ci.core import cache
 from ci.containers import images
-from ci.redist.checksums import SUMS, write_sums
+from ci.core import cache
+from ci.core.console import console, progress
 from ci.core.errors import CiError
 from ci.core.git import git
 from ci.core.resources import checkout_root
-from ci.redist.dist import SUMMED_SUFFIXES
 from ci.platforms import Platform
-from ci.core.console import console, progress
-from ci.platforms.arch import arch as arch_of, host_arch
+from ci.platforms.arch import arch as arch_of
+from ci.platforms.arch import host_arch
+from ci.redist import archive
+from ci.redist.checksums import SUMS, write_sums
+from ci.redist.dist import SUMMED_SUFFIXES
 
 LABEL = "runtime-base-ci"  # on every container made here: tests look for leftovers by it
 KEY_LABEL = "runtime-base-ci.key"  # on images: the content hash they were built from
@@ -263,10 +264,8 @@ def _container(image: str, command: list[str], platform: Platform) -> Iterator[C
     try:
         yield box
     finally:
-        try:
+        with suppress(NotFound):
             box.remove(force=True)
-        except NotFound:
-            pass
 
 
 @contextmanager

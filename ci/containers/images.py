@@ -16,14 +16,15 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from ci.core import cache
+from ci.core.console import progress
 from ci.core.errors import CiError
 from ci.core.lock import locked
-from ci.core.resources import checkout_root
-from ci.core.console import progress
-from ci.platforms.runners import QEMU_ENV, WINE_LOADER, WINE_PACKAGES, WINE_SUITE, cache_dir, wine_root_dir
 from ci.core.proc import run_tool
+from ci.core.resources import checkout_root
 from ci.platforms import Platform
-from ci.platforms.arch import arch as arch_of, host_arch
+from ci.platforms.arch import arch as arch_of
+from ci.platforms.arch import host_arch
+from ci.platforms.runners import QEMU_ENV, WINE_LOADER, WINE_PACKAGES, WINE_SUITE, cache_dir, wine_root_dir
 
 TARGETS = ("reference", "windows-cross", "fork")  # of containers/linux/Dockerfile
 SUITE = "bookworm"  # the host's Debian release: same gcc and binutils, so the same bytes

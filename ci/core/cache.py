@@ -10,7 +10,6 @@ from pathlib import Path
 
 from ci.core.fs import atomic_write_text, sha256_file
 
-
 #: The file in a stage's output directory that holds the digest of the inputs it was made from.
 STAMP = ".inputs.sha256"
 

@@ -8,9 +8,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,16 +26,16 @@ def _console() -> Console:
 class _OnFirstUse:
     """The console, made on first use: importing rich costs ~35 ms that a quick command never needs."""
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(_console(), name)
 
     def __setattr__(self, name: str, value: object) -> None:
         setattr(_console(), name, value)
 
-    def __enter__(self):
+    def __enter__(self) -> Console:
         return _console().__enter__()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         _console().__exit__(*exc)
 
 

@@ -11,5 +11,5 @@ _POINT = os.environ.get("RUNTIME_BASE_CI_KILL_AT")
 
 
 def checkpoint(name: str) -> None:
-    if _POINT == name:
+    if name == _POINT:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -14,7 +15,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 from ci.core.errors import CiError, EnvironmentProblem, InputError
 
@@ -69,7 +73,7 @@ def atomic_output(dest: Path) -> Iterator[BinaryIO]:
         raise
 
 
-def open_regular(path: Path, what: str = "file") -> BinaryIO:
+def open_regular(path: Path, what: str = "file") -> io.BufferedReader:
     """Open an input for reading, refusing what is not a regular file before reading a byte:
     O_NONBLOCK so a FIFO cannot hang the open, fstat so /dev/zero or a directory is named, not read."""
     nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to hang on
@@ -99,7 +103,7 @@ def sha256_file(path: Path) -> str:
             raise os_error(path, exc, "cannot read") from None
 
 
-def copy_stream(src: BinaryIO, dst: BinaryIO, *sinks) -> int:
+def copy_stream(src: IO[bytes], dst: IO[bytes], *sinks: Hash) -> int:
     """Copy in fixed chunks (memory stays flat whatever the size), feeding each chunk to `sinks`
     (hashes) on the way; the number of bytes copied."""
     total = 0
@@ -131,13 +135,15 @@ def read_text(path: Path, limit: int = TEXT_MAX) -> str:
         raise InputError(path, "not UTF-8 text") from None
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """object_pairs_hook: a key given twice is refused (readers would disagree on which one counts)."""
     found = dict(pairs)
     if len(found) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"duplicate key {duplicate!r}")
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return found
 
 

@@ -23,7 +23,7 @@ def git(path: Path, *args: str, required: str | None = None) -> bytes | None:
             problem = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]
             raise InputError(path, f"git {args[0]}: {problem[0]} ({required} needs a git checkout)")
         return None
-    return done.stdout
+    return bytes(done.stdout)
 
 
 def _text(path: Path, *args: str) -> str | None:

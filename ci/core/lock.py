@@ -9,9 +9,11 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 from ci.core.fs import os_error
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # Windows: runs there use fresh per-job trees, so they go without a lock

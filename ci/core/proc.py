@@ -9,18 +9,19 @@ memory is read (checks/share.py) and the fork's hour-long build streamed line by
 from __future__ import annotations
 
 import os
-import sys
 import shutil
 import subprocess
+import sys
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ci.core.errors import CiError, EnvironmentProblem
 
 #: Wall seconds spent in each external tool in this process, for the report.
-TOOL_SECONDS: Counter[str] = Counter()
+TOOL_SECONDS: defaultdict[str, float] = defaultdict(float)
 
 
 class ToolFailed(CiError):
@@ -40,7 +41,7 @@ def require(tool: str) -> str:
 
 def run(args: Sequence[str | Path], cwd: Path | None = None, env: Mapping[str, str] | None = None,
         timeout: float | None = None, text: bool = True, input: str | bytes | None = None,
-        quiet: bool = False) -> subprocess.CompletedProcess:
+        quiet: bool = False) -> subprocess.CompletedProcess[Any]:  # str or bytes, by `text`
     """Run a program to completion and return it, whatever its exit code; its output captured
     (`quiet`: thrown away, for daemons that keep the pipes open). A program that is not there or
     does not finish within `timeout` seconds is a one-line error."""
@@ -74,7 +75,7 @@ def run_tool(args: Sequence[str | Path], cwd: Path | None = None, env: Mapping[s
         tail = (done.stderr or done.stdout).strip().splitlines()[-15:]
         detail = "\n".join("    " + line for line in tail)
         raise ToolFailed(f"{' '.join(argv[:1])} failed (exit {done.returncode}): {' '.join(argv)}\n{detail}")
-    return done.stdout
+    return str(done.stdout)
 
 
 def tool_version(tool: str) -> str:

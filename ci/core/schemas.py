@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci.core.errors import InputError
-from ci.core.resources import packaging_file
 from ci.core.fs import atomic_write_text, read_json
-
+from ci.core.resources import packaging_file
 
 
 def schema_file(name: str) -> Path:
@@ -40,13 +39,15 @@ def validate(name: str, data: object, source: Path | str) -> None:
         raise InputError(source, f"fails {name} schema at {where}: {error.message}")
 
 
-def load(name: str, path: Path) -> dict:
+def load(name: str, path: Path) -> dict[str, Any]:
     data = read_json(path)
     validate(name, data, path)
+    if not isinstance(data, dict):  # every schema's top level is an object
+        raise InputError(path, f"fails {name} schema: not a JSON object")
     return data
 
 
-def dump(name: str, data: dict, path: Path) -> None:
+def dump(name: str, data: dict[str, Any], path: Path) -> None:
     """Validate, then write atomically."""
     validate(name, data, path)
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")

@@ -43,7 +43,8 @@ class HostTool:
 
 
 def default_vswhere() -> Path:
-    program_files = os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)")
+    # Windows spells it ProgramFiles(x86); its environment is case-insensitive (os.environ upper-cases keys).
+    program_files = os.environ.get("PROGRAMFILES(X86)", r"C:\Program Files (x86)")
     return Path(program_files) / "Microsoft Visual Studio" / "Installer" / "vswhere.exe"
 
 

@@ -14,9 +14,9 @@ from pathlib import Path, PureWindowsPath
 
 from ci.core.cache import cache_dir
 from ci.core.errors import CiError, EnvironmentProblem
+from ci.core.proc import run
 from ci.platforms import Platform
 from ci.platforms.arch import arch
-from ci.core.proc import run
 
 #: Where win-arm64 apps run on an x64 Linux host: Debian trixie's arm64 Wine (10.0) under qemu-user.
 #: Bookworm's arm64 Wine 8.0 starts, but its aarch64-windows DLLs are stubs over ELF code that
@@ -104,6 +104,7 @@ class Runner:
 
     def _bind(self, directory: Path) -> None:
         """Make `directory` visible in the root at its own path (the mount point is made here, once)."""
+        assert self._root is not None
         directory = directory.resolve()
         if directory not in self._binds:
             (self._root / directory.relative_to("/")).mkdir(parents=True, exist_ok=True)

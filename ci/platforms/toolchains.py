@@ -22,10 +22,20 @@ from typing import ClassVar
 
 from ci.core import cache
 from ci.core.fs import sha256_file
-from ci.core.resources import source_tree
 from ci.core.proc import run_tool, tool_version
-from ci.platforms.hosttools import (Found, beside, c_runtime, first, header_dir, on_path, own_program,
-                                   resource_headers, targets, writes)
+from ci.core.resources import source_tree
+from ci.platforms.hosttools import (
+    Found,
+    beside,
+    c_runtime,
+    first,
+    header_dir,
+    on_path,
+    own_program,
+    resource_headers,
+    targets,
+    writes,
+)
 
 
 @functools.cache
@@ -45,7 +55,7 @@ class Tools:
         return next(f.path for f in self.found if f.role == role)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _locate(toolchain: GnuElf | MinGW | ClangCoff, search: str) -> Tools:
     return toolchain.find_tools(search)
 
@@ -141,7 +151,7 @@ class GnuElf(_Gcc):
     exports_format = "version-script"  # how the runtime's exports reach the linker
     exe_suffix = ""
     header = "stdio.h"
-    bfd = {"x86_64": "elf64-x86-64", "aarch64": "elf64-littleaarch64"}
+    bfd: ClassVar[dict[str, str]] = {"x86_64": "elf64-x86-64", "aarch64": "elf64-littleaarch64"}
 
     def runtime_cflags(self) -> list[str]:
         return ["-fPIC", "-pthread"]
@@ -197,7 +207,7 @@ class MinGW(_Gcc, _Windows):
     """x86_64-w64-mingw32-gcc: a DLL that needs only system DLLs (no libgcc_s, no winpthread)."""
 
     header = "windows.h"
-    bfd = {"x86_64": "pe-x86-64", "aarch64": "pe-aarch64-little"}
+    bfd: ClassVar[dict[str, str]] = {"x86_64": "pe-x86-64", "aarch64": "pe-aarch64-little"}
     binutils = ("objcopy", "ar", "windres")
 
     def described(self, cc: Found) -> Found:
@@ -339,7 +349,7 @@ class ClangCoff(_Windows):
             objects.append(obj)
         # The PDB names every object and library as given: beside the output or relative to it only.
         libs = [output.parent / f"{output.stem}.{lib}.lib" for lib in ("winrt", *self.app_dlls)]
-        for lib, copy in zip(("winrt", *self.app_dlls), libs):
+        for lib, copy in zip(("winrt", *self.app_dlls), libs, strict=True):
             shutil.copyfile(support / f"{lib}.lib", copy)
         kind = (["/dll", "/entry:_DllMainCRTStartup", f"/implib:{output.stem}.lib"] if shared
                 else ["/subsystem:console", "/entry:mainCRTStartup"])

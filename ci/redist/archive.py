@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from ci.core.errors import InputError
-from ci.redist.pgzip import ParallelDeflate, ParallelGzipWriter
 from ci.core.fs import NAME_MAX, atomic_output, copy_stream, open_regular, os_error, sha256_file
+from ci.redist.pgzip import ParallelDeflate, ParallelGzipWriter
 
 _CHUNK = 1 << 20
 _TRAILING_MAX = 1 << 20  # GNU tar pads to 10 KiB records
@@ -117,12 +117,12 @@ def write_tar_gz(dest: Path, entries: Mapping[str, Entry], mtime: int, first: st
     with atomic_output(dest) as out:
         hashing = _HashingWriter(out)
         # Deflated on every core, the same bytes whatever their number (see pgzip).
-        with ParallelGzipWriter(hashing, level) as gz:
-            # GNU format: long names go in ././@LongLink records, and there are no PAX headers
-            # (which would carry atime/ctime). utf-8 explicitly, whatever the locale says.
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8") as tar:
-                for name, source in layout:
-                    _add_tar_member(tar, name, source, mtime)
+        # GNU format: long names go in ././@LongLink records, and there are no PAX headers
+        # (which would carry atime/ctime). utf-8 explicitly, whatever the locale says.
+        with ParallelGzipWriter(hashing, level) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8") as tar:
+            for name, source in layout:
+                _add_tar_member(tar, name, source, mtime)
     return hashing.digest.hexdigest()
 
 
@@ -134,12 +134,11 @@ def write_zip(dest: Path, entries: Mapping[str, Path], mtime: int, first: str | 
         raise InputError(dest, f"archive name {links[0]!r}: a zip carries no links")
     layout = _layout(dest, entries, mtime, first)
     date_time = _dos_date_time(mtime)
-    with atomic_output(dest) as out:
-        # The output is seekable, so zipfile patches sizes/CRC into the local headers and
-        # writes no data descriptors. (That seeking is why a zip is hashed after, not while, writing.)
-        with zipfile.ZipFile(out, mode="w") as zf:
-            for name, source in layout:
-                _add_zip_member(zf, name, source, date_time, level)
+    # The output is seekable, so zipfile patches sizes/CRC into the local headers and
+    # writes no data descriptors. (That seeking is why a zip is hashed after, not while, writing.)
+    with atomic_output(dest) as out, zipfile.ZipFile(out, mode="w") as zf:
+        for name, source in layout:
+            _add_zip_member(zf, name, source, date_time, level)
     return sha256_file(dest)
 
 
@@ -171,7 +170,7 @@ def _open_source(source: Path) -> Iterator[tuple[BinaryIO, int, int]]:
         kind = _file_type(os.lstat(source).st_mode)  # lstat: a symlink is refused, not followed
         if kind != "regular file":
             raise InputError(source, f"is a {kind}; only regular files can be archived")
-        data = open(source, "rb")
+        data = open(source, "rb")  # noqa: SIM115  (entered below: open's error is told apart)
     except OSError as exc:
         raise InputError(source, f"cannot read source file: {exc.strerror}") from None
     with data:
@@ -422,9 +421,9 @@ def _reading(archive: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _tar_stream(archive: Path, gzipped: bool) -> Iterator[tuple[tarfile.TarFile, IO[bytes]]]:
-    with open(archive, "rb") as raw, (gzip.GzipFile(fileobj=raw) if gzipped else raw) as stream:
-        with tarfile.open(fileobj=stream, mode="r:", tarinfo=_CappedTarInfo) as tar:
-            yield tar, stream
+    with open(archive, "rb") as raw, (gzip.GzipFile(fileobj=raw) if gzipped else raw) as stream, \
+            tarfile.open(fileobj=stream, mode="r:", tarinfo=_CappedTarInfo) as tar:
+        yield tar, stream
 
 
 def _extract_tar(archive: Path, root: Path, budget: _Budget, durable: bool, gzipped: bool) -> dict[str, str | None]:
@@ -568,7 +567,7 @@ def _write_file(archive: Path, root: Path, name: str, data: IO[bytes], executabl
     target = _target(archive, root, name)
     _make_dirs(archive, name, target.parent)
     try:
-        out = open(target, "xb")  # exclusive: catches names that alias on case-insensitive disks
+        out = open(target, "xb")  # noqa: SIM115  (entered below) exclusive: catches names that alias on case-insensitive disks
     except FileExistsError:
         raise _refused(archive, name, "clashes with another member; refused") from None
     digest = hashlib.sha256()

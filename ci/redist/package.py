@@ -9,20 +9,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ci.core.fs import sha256_file
-from ci.redist import archive, floors, sbom, sdk
-from ci.redist.manifest import MANIFEST, abi_hash, file_records
-from ci.core import cache
-from ci.core import schemas
-from ci.core.faults import checkpoint
-from ci.core.lock import locked
 from ci.binaries import Binary, read_binary
-from ci.redist.checksums import SUMS, read_sums
-from ci.redist.dist import SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
+from ci.core import cache, schemas
 from ci.core.epoch import source_date_epoch as epoch_or_default
 from ci.core.errors import CiError, InputError
+from ci.core.faults import checkpoint
+from ci.core.fs import sha256_file
+from ci.core.lock import locked
 from ci.core.resources import packaging_file
 from ci.platforms import Platform, get_platform
+from ci.redist import archive, floors, sbom, sdk
+from ci.redist.checksums import SUMS, read_sums
+from ci.redist.dist import SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
+from ci.redist.manifest import MANIFEST, abi_hash, file_records
 from ci.runtime.output import BUILD_INFO, BuildOutput
 from ci.runtime.versioning import Version
 

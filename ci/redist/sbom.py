@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
@@ -75,7 +75,7 @@ def make_sbom(build: BuildOutput, manifest: dict) -> str:
     inputs = [Component(type=_KINDS[i["kind"]], name=i["name"], hashes=[_sha256(i["sha256"])],
                         bom_ref=f"static:{i['name']}", description=f"{i['kind']} built or linked into {manifest['library']}")
               for i in build.static_inputs]
-    epoch = datetime.fromtimestamp(manifest["source_date_epoch"], tz=timezone.utc)
+    epoch = datetime.fromtimestamp(manifest["source_date_epoch"], tz=UTC)
     metadata = BomMetaData(component=runtime, timestamp=epoch)
     metadata.tools.components.update(_tool(line) for line in build.toolchain)
     # The serial number names this exact package, not a random draw.

@@ -25,7 +25,6 @@ from ci.runtime.fork.link import SDK_DIR
 from ci.runtime.output import BuildOutput
 
 
-
 def sdk_stem(version: str, rid: str) -> str:
     return f"runtime-base-sdk-{version}-{rid}"
 

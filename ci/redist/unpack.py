@@ -10,11 +10,9 @@ from pathlib import Path, PurePosixPath
 
 from ci.core import schemas
 from ci.core.errors import InputError
-from ci.core.fs import TEXT_MAX, parse_json
-from ci.core.fs import sha256_file
+from ci.core.fs import TEXT_MAX, parse_json, sha256_file
 from ci.redist import archive
 from ci.redist.manifest import MANIFEST, check_library, check_manifest
-
 
 #: Before its manifest is read: a redistributable holds a handful of files.
 PACKAGE_LIMITS = archive.Limits(members=10_000)

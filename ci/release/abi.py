@@ -20,11 +20,11 @@ from ci import platforms
 from ci.binaries import Binary, read_binary
 from ci.core import schemas
 from ci.core.errors import CiError, InputError
+from ci.core.proc import ToolTimedOut, run
 from ci.redist.package import find_package
 from ci.redist.unpack import Unpacked, open_unpacked, symbols_archive_name, unpack, unpack_symbols
 from ci.runtime.output import BUILD_INFO, BuildOutput
 from ci.runtime.versioning import Version
-from ci.core.proc import ToolTimedOut, run
 
 VERDICTS = ("compatible", "breaking", "breaking-by-type")
 _RELEASE = re.compile(r"(?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)@(?P<tag>[^\s@]+)")

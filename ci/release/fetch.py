@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ci import platforms
 from ci.core.errors import CiError, InputError
-from ci.redist import unpack as redist
 from ci.core.fs import sha256_file
+from ci.redist import unpack as redist
 from ci.redist.archive import check_extract_dest
 from ci.redist.checksums import SUMS, read_sums
 from ci.release.github import GitHub

@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import IO, NamedTuple, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -205,7 +205,7 @@ def _server_wait(headers: Mapping[str, str], clock: Callable[[], float]) -> floa
             when = None
         if when is not None:
             if when.tzinfo is None:  # "-0000": UTC with no further information (RFC 5322)
-                when = when.replace(tzinfo=timezone.utc)
+                when = when.replace(tzinfo=UTC)
             return max(0.0, when.timestamp() - clock())
     reset = headers.get("x-ratelimit-reset", "").strip()
     if headers.get("x-ratelimit-remaining") == "0" and _SECONDS.fullmatch(reset):
@@ -297,7 +297,7 @@ class GitHub:
 
         def attempt(deadline: _Deadline) -> None:
             try:
-                out = open(dest, "wb", buffering=0)
+                out = open(dest, "wb", buffering=0)  # noqa: SIM115  (the `with` below: open's error is told apart)
             except OSError as exc:
                 raise InputError(dest, f"cannot write: {exc.strerror}") from None
             with out:

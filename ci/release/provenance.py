@@ -12,12 +12,11 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from ci.core.fs import sha256_file
-from ci.redist.checksums import SUMS, read_sums
 from ci.core.errors import CiError, InputError
-from ci.core.fs import atomic_write_text
-from ci.core.resources import checkout_root
+from ci.core.fs import atomic_write_text, sha256_file
 from ci.core.git import tree_state
+from ci.core.resources import checkout_root
+from ci.redist.checksums import SUMS, read_sums
 
 FILENAME = "provenance.intoto.json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

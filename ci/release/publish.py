@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci.core.errors import CiError
 from ci.core.fs import sha256_file
 from ci.redist.checksums import SUMS
-from ci.core.errors import CiError
 from ci.release import abi
 from ci.release.answers import RELEASE
 from ci.release.github import GitHub, GitHubError, Progress, Uncertain

@@ -12,17 +12,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ci.core import cache
-from ci.runtime import exports, versioning
 from ci.core.epoch import source_date_epoch
 from ci.core.errors import CiError, InputError
-from ci.core.resources import source_tree
 from ci.core.fs import fresh_output_dir
-
+from ci.core.proc import run_tool
+from ci.core.resources import source_tree
 from ci.platforms import Platform
 from ci.platforms.toolchains import ClangCoff
-from ci.core.proc import run_tool
+from ci.runtime import exports, versioning
 from ci.runtime.output import BuildOutput, Source, static_input
-
 
 CONFIGURATIONS = {
     "Debug": ("-O0", "-g"),

@@ -11,8 +11,8 @@ from pathlib import Path
 from ci.platforms import Platform
 from ci.runtime import reference
 from ci.runtime.fork.checkout import check_checkout
-from ci.runtime.fork.link import ForkOptions, build_runtime_base
 from ci.runtime.fork.layout import ForkLayout
+from ci.runtime.fork.link import ForkOptions, build_runtime_base
 from ci.runtime.output import DEFAULT_CONFIGURATION, BuildOutput, Source
 
 ENV_VAR = "RUNTIME_REPO"

@@ -6,16 +6,23 @@ clang, `LinkerFlavor` lld; it passes `--target=aarch64-linux-gnu` itself and cla
 cross libc under /usr/aarch64-linux-gnu), plus the library built by the .NET 8 and .NET 9
 ILCompilers (`TargetFramework` net8.0 / net9.0: the SDK restores their targeting and NativeAOT packs).
 Set NUGET_PACKAGES to keep the packages in a cache of your own.
+
+And a local GitHub API server on a fake clock, for the release tests.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from ci.release import github
+from ci.release.github import Retry
+from tests.fake_github import TOKEN, FakeClock, FakeGitHub
 
 _EXE = """<Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>{tfm}</TargetFramework><PublishAot>true</PublishAot>
@@ -82,3 +89,23 @@ def nativeaot_binaries(tmp_path_factory: pytest.TempPathFactory) -> list[NativeA
         found.append(NativeAotBinary(f"lib linux-x64 {tfm}", _publish(root, "lib", "linux-x64", tfm), "linux-x64",
                                      release))
     return found
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Retries wait on a fake clock; rand=1 makes the jittered backoff its ceiling: 1, 2, 4 ... s."""
+    fake = FakeClock()
+    monkeypatch.setattr(github, "DEFAULT_RETRY", Retry(sleep=fake.sleep, clock=fake.time, rand=lambda: 1.0))
+    return fake
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> Iterator[FakeGitHub]:
+    """A local GitHub API server with a token, reached through the environment as in CI."""
+    with FakeGitHub(tmp_path / "github", TOKEN) as server:
+        monkeypatch.setenv("GITHUB_API_URL", server.url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        for name in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+            monkeypatch.delenv(name, raising=False)
+        yield server

@@ -15,7 +15,6 @@ from ci.redist.checksums import SUMS
 from ci.redist.unpack import unpack
 from ci.release.provenance import write_provenance
 from tests.conftest import REPO, assert_one_line_error, run_ci
-from tests.e2e.test_publish import clock, fake  # noqa: F401  (the local GitHub and its fake clock)
 
 RID = "linux-x64"
 EPOCH = {"SOURCE_DATE_EPOCH": "1767225600"}  # the copies are not git checkouts

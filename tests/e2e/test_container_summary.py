@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ci.containers import engine
 from ci.platforms import get_platform
-
-pytestmark = pytest.mark.e2e
 
 
 def test_the_job_summary_written_in_the_container_reaches_the_host(tmp_path, monkeypatch):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from ci.containers import engine as container
-from ci.containers.crosscheck import crosscheck, explanation as _explanation
+from ci.containers.crosscheck import crosscheck
+from ci.containers.crosscheck import explanation as _explanation
 from ci.platforms import get_platform
 from tests.conftest import REPO
 

@@ -92,7 +92,7 @@ def test_two_runs_at_once_both_succeed_and_leave_one_consistent_set(build, tmp_p
     runs = [subprocess.Popen([sys.executable, "-m", "ci", "package", "--build", build, "--dist", dist], cwd=REPO,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for run in runs:
-        out, err = run.communicate(timeout=120)
+        _, err = run.communicate(timeout=120)
         assert run.returncode == 0, err
     assert _epoch_of_set(dist) == 1_200_000_000
 

@@ -10,24 +10,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
-import shutil
 import sys
 import threading
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
 import pytest
 
-from ci.runtime import exports
-from ci.runtime.fork import linkplan
-from ci.cli import main as cli_main
 from ci import platforms
+from ci.cli import main as cli_main
 from ci.core.errors import CiError
 from ci.redist.package import package
-from ci.runtime.fork import link as fork_link
+from ci.runtime import exports
 from ci.runtime.fork import driver as fork_build
+from ci.runtime.fork import link as fork_link
+from ci.runtime.fork import linkplan
 from ci.runtime.fork.layout import ForkLayout
 from ci.runtime.output import BuildOutput
 from tests.conftest import REPO
@@ -38,8 +39,6 @@ from tests.fixtures.fake_fork import (
     products_file,
     touch,
 )
-
-pytestmark = pytest.mark.e2e
 
 LINUX_X64 = platforms.get_platform("linux-x64")
 BANNER = "stand-in for the fork's build.sh"
@@ -73,10 +72,8 @@ def assert_gone(pids: list[int]) -> None:
     """No process of the build is left (killed and reaped)."""
     procs = []
     for pid in pids:
-        try:
+        with suppress(psutil.NoSuchProcess):
             procs.append(psutil.Process(pid))
-        except psutil.NoSuchProcess:
-            pass
     _, alive = psutil.wait_procs(procs, timeout=10)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
 

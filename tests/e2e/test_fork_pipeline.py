@@ -28,8 +28,6 @@ from ci.runtime.output import DEFAULT_CONFIGURATION
 from tests.conftest import REPO
 from tests.fixtures.fake_fork import MAIN_CPP_SPLIT, make_fork, products_file
 
-pytestmark = pytest.mark.e2e
-
 LINUX_X64 = get_platform("linux-x64")
 
 

@@ -68,7 +68,7 @@ def _app(build: Path, out: Path, needs_minor: bool, rpath: Path | None = None) -
 def _run_with_cache(app: Path, cache: Path) -> subprocess.CompletedProcess:
     """The app under the real loader, which reads `cache` as /etc/ld.so.cache (a private mount)."""
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "PATH")}
-    return subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind "$1" /etc/ld.so.cache && exec "$2"', "-",
+    return subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$1" /etc/ld.so.cache && exec "$2"', "-",
                            cache, app], capture_output=True, text=True, timeout=60, env={**env, "PATH": "/usr/bin:/bin"})
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ci.core import schemas
 from ci.binaries import read_binary
+from ci.core import schemas
 from tests.conftest import run_ci
 from tests.readelf_view import model_view, readelf_view
 

@@ -120,7 +120,7 @@ def test_evaluated_ilc_and_link_inputs_come_from_our_packages(built):
     assert props["RuntimeBaseLibrary"].endswith(f"runtimebase.runtime.{RID}/{built['version']}/runtimes/{RID}/native/{SONAME}")
     items = evaluate(built["split"], built["env"], "-t:ResolveReferences;SetupOSSpecificProps", "-getItem:NativeLibrary")["Items"]["NativeLibrary"]
     linked = [Path(i["Identity"]).name for i in items]
-    assert "libbootstrapperoutplace.o" in linked and SONAME == linked[-1]
+    assert "libbootstrapperoutplace.o" in linked and linked[-1] == SONAME
     assert not {"libRuntime.WorkstationGC.a", "libbootstrapper.o", "libeventpipe-disabled.a"} & set(linked)
 
 
@@ -143,7 +143,8 @@ def test_sdk_written_rsp_and_link_line_differ_from_a_stock_publish_only_by_the_s
     assert built["stock_publish"].returncode == 0, built["stock_publish"].stdout
     stock, split = map(_rsp, (built["stock"], built["split"]))
     # -r: lines name the framework folder: ours has the Outplace CoreLib and the stand-in references.
-    strip = lambda lines: [a for a in lines if not a.startswith("-r:")]
+    def strip(lines: list[str]) -> list[str]:
+        return [a for a in lines if not a.startswith("-r:")]
     assert strip(stock) == strip(split)
     assert len([a for a in stock if a.startswith("--feature:")]) >= 22
     stock_link = [_shape(a) for a in _link_line(built["stock_publish"], built["stock"], built["env"])]

@@ -6,9 +6,9 @@ import json
 import subprocess
 import tarfile
 
+from ci.binaries import read_binary
 from ci.core import schemas
 from ci.core.fs import sha256_file
-from ci.binaries import read_binary
 from ci.runtime.exports import read_exports
 from tests.conftest import run_ci
 

@@ -16,42 +16,27 @@ import sys
 import tarfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from ci.cli import main as cli_main
-from ci.release import github
 from ci.redist.checksums import write_sums
+from ci.release import github
 from ci.release.github import GitHub, Retry
 from ci.release.provenance import FILENAME as PROVENANCE
 from ci.release.provenance import statement, write_provenance
 from ci.release.publish import collect
 from tests.conftest import REPO as CHECKOUT
 from tests.conftest import assert_one_line_error
-from tests.fake_github import FakeGitHub
+from tests.fake_github import TOKEN, FakeGitHub
 from tests.hostile import encrypted_zip
 
-TOKEN = "ghp_TESTtoken0123456789SECRETabcdefXYZ"
 REPO = "octo/runtime"
 TAG = "v10.0.0"
 ARCHIVE = "runtime-base-10.0.0-ref.1-linux-x64.tar.gz"
 SYMBOLS = "runtime-base-10.0.0-ref.1-linux-x64-symbols.tar.gz"
 SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
-
-
-@dataclass
-class FakeClock:
-    now: float = 1_700_000_000.0
-    slept: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def time(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -65,25 +50,6 @@ def built_dist(pipeline: dict, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture
 def dist(built_dist: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(built_dist, tmp_path / "dist"))
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """Retries wait on a fake clock; rand=1 makes the jittered backoff its ceiling: 1, 2, 4 ... s."""
-    fake = FakeClock()
-    monkeypatch.setattr(github, "DEFAULT_RETRY", Retry(sleep=fake.sleep, clock=fake.time, rand=lambda: 1.0))
-    return fake
-
-
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock):
-    with FakeGitHub(tmp_path / "github", TOKEN) as server:
-        monkeypatch.setenv("GITHUB_API_URL", server.url)
-        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        for name in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
-            monkeypatch.delenv(name, raising=False)
-        yield server
 
 
 @pytest.fixture

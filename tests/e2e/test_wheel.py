@@ -12,8 +12,6 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.e2e
-
 
 def run(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     done = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, check=False,

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from ci.core import schemas
 from ci.binaries import read_binary
+from ci.core import schemas
 from ci.runtime.exports import read_exports
 from tests.pe_view import model_readobj_view, objdump_view, readobj_view
 

@@ -23,8 +23,6 @@ from ci.core.errors import CiError
 from ci.platforms import get_platform
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.e2e
-
 WIN_X64 = get_platform("win-x64")
 BOX = "c0ffee"
 
@@ -58,7 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding") == "chunked":
             body = self._chunked()
         self.server.requests.append({"method": self.command, "path": path, "query": parse_qs(url.query), "body": body})
-        as_json = lambda value, code=200: self._answer(code, json.dumps(value).encode())
+        def as_json(value: object, code: int = 200) -> None:
+            self._answer(code, json.dumps(value).encode())
         if path == "/_ping":
             self._answer(200, b"OK", "text/plain")
         elif path == "/version":

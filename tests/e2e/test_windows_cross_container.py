@@ -12,9 +12,6 @@ from ci.containers import engine
 from ci.platforms import get_platform
 from tests.conftest import REPO, run_ci
 
-pytestmark = pytest.mark.e2e
-
-
 
 def members(archive) -> dict[str, bytes]:
     """Every member but the manifest, which also records the source commit (a git worktree's `.git`

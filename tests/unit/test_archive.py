@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from ci.core.fs import sha256_file
-from ci.redist.archive import (LEVEL, Limits, extract, read_member, safe_extract, write_tar_gz, write_zip)
 from ci.core.errors import InputError
+from ci.core.fs import sha256_file
+from ci.redist.archive import LEVEL, Limits, extract, read_member, safe_extract, write_tar_gz, write_zip
 
 REPO = Path(__file__).resolve().parents[2]
 MTIME = 1_700_000_000  # 2023-11-14 22:13:20 UTC
@@ -257,7 +257,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path, tree: dict[str, Path], writ
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     entries = dict(tree, **{"zzz/missing.so": tmp_path / "nope.so"})  # fails after others are written
-    with pytest.raises(InputError, match="nope.so"):
+    with pytest.raises(InputError, match=r"nope.so"):
         writer(out_dir / "pkg", entries, MTIME)
     assert list(out_dir.iterdir()) == []
 
@@ -523,10 +523,10 @@ def test_gzip_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
 
 
 def test_zip_bomb_is_refused_from_its_directory(tmp_path: Path) -> None:
-    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("zeros", "w", force_zip64=True) as out:
-            for _ in range(256):
-                out.write(bytes(1 << 20))
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf, \
+            zf.open("zeros", "w", force_zip64=True) as out:
+        for _ in range(256):
+            out.write(bytes(1 << 20))
     assert_bounded(tmp_path, tmp_path / "bomb.zip", "refused as a bomb")
 
 

@@ -13,10 +13,10 @@ import pytest
 
 from ci.containers import engine as container
 from ci.containers import images
-from ci.redist.archive import write_tar_gz
 from ci.containers.crosscheck import compare_dists
 from ci.core.errors import CiError
 from ci.platforms import get_platform
+from ci.redist.archive import write_tar_gz
 
 X64, ARM64 = get_platform("linux-x64"), get_platform("linux-arm64")
 

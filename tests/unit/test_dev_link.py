@@ -50,6 +50,6 @@ def test_a_sibling_link_to_a_missing_member_is_refused_and_nothing_extracted(tmp
         info.type, info.linkname = tarfile.SYMTYPE, "libx.so.3"
         tar.addfile(info)
     (tmp_path / "bad.tar").write_bytes(buffer.getvalue())
-    with pytest.raises(InputError, match="'lib/libx.so': is a symlink to 'libx.so.3', which is no file beside it"):
+    with pytest.raises(InputError, match=r"'lib/libx.so': is a symlink to 'libx.so.3', which is no file beside it"):
         safe_extract(tmp_path / "bad.tar", tmp_path / "out")
     assert not (tmp_path / "out").exists()

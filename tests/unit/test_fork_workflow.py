@@ -91,7 +91,7 @@ def test_inputs_for_dispatch_and_call_and_a_weekly_schedule(flow):
         assert inputs["configuration"]["default"] == DEFAULT_CONFIGURATION
     assert set(dispatch["configuration"]["options"]) == set(RUNTIME_CONFIGURATIONS)
     assert all(spec["type"] in ("string", "boolean", "number") for spec in call.values())  # workflow_call needs types
-    minute, hour, day, month, weekday = on["schedule"][0]["cron"].split()
+    _minute, _hour, day, month, weekday = on["schedule"][0]["cron"].split()
     assert (day, month) == ("*", "*") and weekday.isdigit()  # weekly
     assert flow["env"]["FORK_REF"] == "${{ inputs.ref }}"  # empty on the schedule: the fork's default branch
     assert f"|| '{DEFAULT_CONFIGURATION}'" in flow["env"]["CONFIGURATION"]  # the schedule has no inputs

@@ -9,8 +9,16 @@ import pytest
 
 from ci.core.epoch import source_date_epoch
 from ci.core.errors import CiError, EnvironmentProblem, InputError
-from ci.core.fs import (OUTPUT_MARKER, atomic_write_text, built_beside, fresh_output_dir, os_error, read_json,
-                        read_text, sha256_file)
+from ci.core.fs import (
+    OUTPUT_MARKER,
+    atomic_write_text,
+    built_beside,
+    fresh_output_dir,
+    os_error,
+    read_json,
+    read_text,
+    sha256_file,
+)
 
 
 @pytest.mark.parametrize("content, problem", [

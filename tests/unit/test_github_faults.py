@@ -11,16 +11,16 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from ci.cli import main as cli_main
 from ci.core.errors import CiError
-from ci.release.fetch import fetch
 from ci.release.answers import RELEASE
+from ci.release.fetch import fetch
 from ci.release.github import GitHub, GitHubError, Limits, Retry, Uncertain
 from tests.conftest import assert_one_line_error
 from tests.fake_github import FakeGitHub
@@ -141,7 +141,7 @@ def test_an_upload_url_on_another_host_gets_no_request(fake, other, slept, tmp_p
     fake.fail("status", "GET", r"/releases\?", status=200,
               body=[release_json(fake, upload_url=f"{other.url}/uploads/repos/{REPO}/releases/1/assets{{?name}}")])
     gh = client(fake, slept)
-    with pytest.raises(GitHubError, match="upload of a.bin: the server named .*refusing to send the token"):
+    with pytest.raises(GitHubError, match=r"upload of a.bin: the server named .*refusing to send the token"):
         gh.upload(gh.find_release(REPO, "v1")["upload_url"], "a.bin", tmp_path / "a.bin", 1)
     assert other.requests == []
 
@@ -273,7 +273,7 @@ def test_an_upload_never_answered_is_uncertain_at_the_deadline(fake, slept, tmp_
 
 def test_a_wait_past_the_deadline_fails_at_once(fake, slept):
     fake.fail("status", "GET", r"/releases\?", status=429, headers={"retry-after": "30"})
-    with pytest.raises(GitHubError, match="a 30.0s wait would pass the 10s deadline"):
+    with pytest.raises(GitHubError, match=r"a 30.0s wait would pass the 10s deadline"):
         client(fake, slept, Limits(deadline=10)).find_release(REPO, "v1")
     assert slept == []
 
@@ -284,7 +284,7 @@ def test_a_download_longer_than_the_listed_size_is_cut(fake, slept, tmp_path, ki
     gh = client(fake, slept)
     (asset,) = gh.list_assets(REPO, release.id)
     fake.fail(kind, "GET", "/blobs/", status=200, body=b"y" * 100_000)
-    with pytest.raises(GitHubError, match="more than the 1000 expected|larger than the 1000 bytes expected"):
+    with pytest.raises(GitHubError, match=r"more than the 1000 expected|larger than the 1000 bytes expected"):
         gh.download(asset["url"], tmp_path / "a.bin", asset["size"])
     assert (tmp_path / "a.bin").stat().st_size <= 1000
 
@@ -358,7 +358,7 @@ def test_a_bad_repo_or_tag_is_one_line_before_any_request(fake, capsys, monkeypa
 
 
 def test_retry_after_as_an_http_date_is_waited_for(fake, slept):
-    when = format_datetime(datetime.fromtimestamp(NOW + 30, timezone.utc), usegmt=True)
+    when = format_datetime(datetime.fromtimestamp(NOW + 30, UTC), usegmt=True)
     fake.fail("status", "GET", r"/releases\?", status=429, headers={"retry-after": when})
     client(fake, slept).find_release(REPO, "v1")
     assert slept == [30.0]

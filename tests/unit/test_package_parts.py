@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ci.core import schemas
-from ci.redist.checksums import read_sums, write_sums
 from ci.core.errors import CiError, InputError
+from ci.redist.checksums import read_sums, write_sums
 from ci.redist.manifest import abi_hash
 from ci.redist.package import source_date_epoch
 from ci.runtime.output import BuildOutput, Source
@@ -76,5 +76,5 @@ def test_manifest_schema_rejects_escaping_paths(tmp_path):
     for bad in ("../x.so", "/abs/x.so", "C:/x.so", "lib/../x.so", "lib\\x.so"):
         broken = json.loads(json.dumps(manifest))
         broken["library"] = bad
-        with pytest.raises(InputError, match="m.json: fails manifest schema at library"):
+        with pytest.raises(InputError, match=r"m.json: fails manifest schema at library"):
             schemas.validate("manifest", broken, "m.json")

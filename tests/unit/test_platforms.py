@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ci.platforms import records
-from ci.core.errors import CiError
-from ci.platforms import PLATFORMS, get_platform, select
-from ci.platforms.runners import Runner
 from ci.containers.images import TARGETS
+from ci.core.errors import CiError
+from ci.platforms import PLATFORMS, get_platform, records, select
+from ci.platforms.runners import Runner
 from tests.conftest import REPO
 
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.core.errors import CiError, InputError
+from ci.core.proc import run
 from ci.platforms import Platform
 from ci.runtime.fork import cmake
 from ci.runtime.fork.layout import FACTS, bootstrapper, missing_sources, shown_path
-from ci.core.proc import run
 
 COMPILE_TIMEOUT = 120.0  # seconds: one small translation unit
 _DIAGNOSTIC = re.compile(r"^(.+?):(\d+):(?:\d+:)? (?:fatal )?error: (.*)$", re.MULTILINE)

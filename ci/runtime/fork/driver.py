@@ -21,14 +21,18 @@ from pathlib import Path
 import psutil
 
 from ci.core import cache
+from ci.core.console import console, in_github_actions
 from ci.core.errors import CiError
 from ci.core.git import git
 from ci.platforms import Platform, host_rid
-from ci.core.console import console, in_github_actions
-from ci.runtime.output import (DEFAULT_CONFIGURATION, DEFAULT_LIBRARIES_CONFIGURATION, LIBRARIES_CONFIGURATIONS,
-                               RUNTIME_CONFIGURATIONS)
 from ci.runtime.fork import stand_in
 from ci.runtime.fork.layout import ASM_OFFSETS, BUILD_SCRIPTS, OS_NAMES
+from ci.runtime.output import (
+    DEFAULT_CONFIGURATION,
+    DEFAULT_LIBRARIES_CONFIGURATION,
+    LIBRARIES_CONFIGURATIONS,
+    RUNTIME_CONFIGURATIONS,
+)
 
 SUBSETS = "clr.aot+libs"
 BINLOGS = "artifacts/log/**/*.binlog"  # where -bl leaves the binary logs (Arcade's artifacts/log/<Configuration>/)

@@ -18,15 +18,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.runtime import exports
-from ci.runtime.versioning import Version
 from ci.core.errors import CiError, InputError
+from ci.core.proc import run_tool
 from ci.core.resources import data_file, source_tree
 from ci.platforms import Platform, host_rid
 from ci.platforms.buildhost import VC_VERSION_FILE, default_vswhere, registry_kits_root
+from ci.runtime import exports
 from ci.runtime.fork import stand_in
-from ci.runtime.fork.layout import VERSIONS, SDK_BUILD, SDK_FRAMEWORK, SDK_LIBS, SDK_TOOLS, ForkLayout, Product
-from ci.core.proc import run_tool
+from ci.runtime.fork.layout import SDK_BUILD, SDK_FRAMEWORK, SDK_LIBS, SDK_TOOLS, VERSIONS, ForkLayout, Product
+from ci.runtime.versioning import Version
 
 LINKPLAN = data_file("linkplan.json")
 RUNTIME_BASE = "Runtime.Base"

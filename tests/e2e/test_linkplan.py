@@ -11,10 +11,10 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from ci.runtime import exports
-from ci.runtime.fork import linkplan
 from ci import platforms
 from ci.core.errors import CiError, InputError
+from ci.runtime import exports
+from ci.runtime.fork import linkplan
 from ci.runtime.fork.layout import ForkLayout, SdkLayout
 from tests.fixtures.fake_fork import FILES, make_fake_windows, touch, windows
 
@@ -124,14 +124,14 @@ def test_arm64_needs_the_arm64_tools_and_has_no_cetcompat(checkout, fake_windows
 
 def test_missing_msvc_version_file_is_named(fake_windows):
     (fake_windows["vs"] / linkplan.VC_VERSION_FILE).unlink()
-    with pytest.raises(InputError, match="Microsoft.VCToolsVersion.default.txt: missing"):
+    with pytest.raises(InputError, match=r"Microsoft.VCToolsVersion.default.txt: missing"):
         linkplan.windows_tools("x64", fake_windows["vswhere"], fake_windows["kits"], host_arch="x64")
 
 
 def test_no_complete_sdk_is_an_error(fake_windows, tmp_path):
     kits = tmp_path / "empty kits"
     touch(kits / "Lib" / "10.0.26100.0" / "um" / "x64" / "kernel32.lib")
-    with pytest.raises(InputError, match="no Windows SDK with um/x64/kernel32.lib and ucrt/x64/ucrt.lib"):
+    with pytest.raises(InputError, match=r"no Windows SDK with um/x64/kernel32.lib and ucrt/x64/ucrt.lib"):
         linkplan.windows_tools("x64", fake_windows["vswhere"], kits, host_arch="x64")
 
 

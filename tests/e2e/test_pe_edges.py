@@ -144,7 +144,7 @@ def test_a_stale_or_damaged_pdb_is_one_line(lld: dict[str, Path], tmp_path: Path
     with pytest.raises(InputError, match="corrupt PDB: block size 3000"):
         read_binary(tmp_path / "app.exe")
     (tmp_path / "app.pdb").write_bytes(lld["app.pdb"].read_bytes()[:20000])
-    with pytest.raises(InputError, match="corrupt PDB: .* extend past end of file"):
+    with pytest.raises(InputError, match=r"corrupt PDB: .* extend past end of file"):
         read_binary(tmp_path / "app.exe")
 
 

@@ -42,7 +42,7 @@ def test_one_node_per_minor_each_inheriting_the_last_as_readelf_reads_it(tmp_pat
     assert "Parent 1: RUNTIME_BASE_10.1" in readelf  # 10.2's parent
     symbols = {line.split()[-1] for line in readelf.splitlines() if " FUNC " in line}
     assert {"Old@@RUNTIME_BASE_10.0", "New@@RUNTIME_BASE_10.1"} <= symbols
-    with pytest.raises(CiError, match="New added after 10.0, the version being built"):
+    with pytest.raises(CiError, match=r"New added after 10.0, the version being built"):
         version_script(listed, 10, 0)
 
 

@@ -204,7 +204,7 @@ def test_win_arm64_without_any_mingw_says_the_headers_are_missing(tmp_path):
 def test_clang_without_builtin_headers_is_a_broken_install(tmp_path):
     llvm = windows_llvm(tmp_path)
     (tmp_path / "LLVM" / "lib" / "clang" / "20" / "include" / "stddef.h").unlink()
-    with pytest.raises(ToolMissing, match="no builtin headers found; tried stddef.h in clang --print-resource-dir: absent"):
+    with pytest.raises(ToolMissing, match=r"no builtin headers found; tried stddef.h in clang --print-resource-dir: absent"):
         locate(ClangCoff(), str(llvm))
 
 

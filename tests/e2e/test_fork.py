@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from ci.runtime.fork import linkplan
 from ci import platforms
 from ci.core.errors import CiError, InputError
 from ci.runtime import sources
-from ci.runtime.fork import checkout as fork_checkout, link as fork_link
+from ci.runtime.fork import checkout as fork_checkout
+from ci.runtime.fork import cmake, linkplan
 from ci.runtime.fork import driver as fork_build
 from ci.runtime.fork import layout as fork_layout
+from ci.runtime.fork import link as fork_link
 from ci.runtime.fork.layout import BOOTSTRAP_DIR, ForkLayout
 from ci.runtime.output import BuildOutput
-from ci.runtime.fork import cmake
 from tests.fixtures.fake_fork import (
     FORK_COMMIT,
     MAIN_CPP,
@@ -164,7 +164,7 @@ def test_another_compile_error_is_reported_as_the_compiler_says(checkout):
 
 
 def test_without_a_compiler_it_says_so(checkout):
-    with pytest.raises(CiError, match="linux-x64: no clang .* to check the fork's bootstrapper"):
+    with pytest.raises(CiError, match=r"linux-x64: no clang .* to check the fork's bootstrapper"):
         fork_checkout.find_compiler(LINUX_X64, which=lambda name: None)
 
 
@@ -301,7 +301,7 @@ def test_a_new_commit_changes_the_key(checkout):
 
 
 def test_outside_git_the_key_cannot_be_made(tmp_path):
-    with pytest.raises(InputError, match="git rev-parse: .*the build cache key needs a git checkout"):
+    with pytest.raises(InputError, match=r"git rev-parse: .*the build cache key needs a git checkout"):
         fork_build.cache_key(request(tmp_path))
 
 
@@ -331,7 +331,7 @@ def test_ilc_exports_must_match_the_list(tmp_path):
 
 
 def test_version_needs_the_props(tmp_path):
-    with pytest.raises(InputError, match="Versions.props: no MajorVersion"):
+    with pytest.raises(InputError, match=r"Versions.props: no MajorVersion"):
         fork_link.version(tmp_path, None)
 
 
