@@ -43,7 +43,8 @@ def test_win_arm64_runs_under_qemu_and_arm64_wine_and_says_so(pipeline_win_arm64
     results = stages["smoke"]["details"]["results"]
     assert {r["app"] for r in results} == {"hello", "alloc", "threads", "plugin_host"}
     assert {(r["how"], r["exit"]) for r in results} == {("emulated (qemu-user + wine arm64)", 0)}
-    assert all(r["report"]["runtime_agrees"] for r in results)
+    hello = next(r for r in results if r["app"] == "hello")  # the app that compares the runtime's path with its own
+    assert hello["report"]["runtime_agrees"] is True
 
 
 @pytest.mark.parametrize("fixture, arch, machine", [("pipeline_win_x64", "x64", "AMD64"),
