@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.checks.apps import build_apps
+from ci.checks.twins import build_twins
 from ci.checks.csharp_apps import OUT as CSHARP, default_dotnet, stand_ins as csharp_stand_ins
 from ci.runtime.fork import stand_in
 from ci.core.lock import locked
@@ -79,8 +80,9 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
 
     def apps(r: StageResult) -> None:
         dotnet = source.dotnet(platform) if source.kind == "fork" else default_dotnet()
-        twins = layout.build / rid / "twins" if "savings" in checks else None  # self-contained, to compare
-        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid), dotnet=dotnet, twins=twins)
+        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid), dotnet=dotnet)
+        if "savings" in checks:  # the same apps self-contained, to compare
+            rebuilt = build_twins(platform, app_set, layout.build / rid / "twins")[1] or rebuilt
         state["apps"] = app_set
         r.status = "ok" if rebuilt else "up to date"
         csharp = [a for a in app_set.apps if a.path.startswith(f"{CSHARP}/")]
