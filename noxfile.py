@@ -113,3 +113,9 @@ def savings(session: nox.Session) -> None:
 def toolchains(session: nox.Session) -> None:
     """Which compiler, binutils and headers each platform finds on this host, and how (`-- --platform RID|all`)."""
     _ci(session, "toolchains", *session.posargs)
+
+
+@nox.session(name="build-host")
+def build_host(session: nox.Session) -> None:
+    """A Windows build host's Visual Studio (vswhere), MSVC, Windows SDK, CMake and Python: log and job summary."""
+    _ci(session, "build-host", *session.posargs)

@@ -22,7 +22,7 @@ GROUPS = {
     "release": ("publish", "fetch", "provenance"),
     "containers": ("images", "container-run", "crosscheck"),
     "savings": ("savings",),
-    "toolchains": ("toolchains",),
+    "toolchains": ("toolchains", "build-host"),
     "abi": ("abi",),
 }
 

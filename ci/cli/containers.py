@@ -18,9 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     base_image = {"help": "build on this image instead of the bootstrapped Debian"}
     p = options.command(sub, "images", cmd_images,
                         help="make the container images: Debian base and wheelhouse without a registry",
-                        description="Build the Linux images: a debootstrap base, a wheelhouse, the Dockerfile target.")
-    options.platforms(p, linux_only=True)
-    p.add_argument("--target", choices=TARGETS, action="append", help="Dockerfile target (repeatable); default: reference")
+                        description="Build the Linux images (a debootstrap base, a wheelhouse, the Dockerfile target), "
+                                    "or on a Windows engine the Windows image (containers/windows).")
+    options.platforms(p, containers=True)
+    p.add_argument("--target", choices=TARGETS, action="append",
+                   help="Linux Dockerfile target (repeatable); default: reference")
     p.add_argument("--base-image", **base_image)
 
     p = options.command(sub, "container-run", cmd_container_run, options.platform, options.dist,
@@ -34,12 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = options.command(sub, "crosscheck", cmd_crosscheck, options.as_json,
                         help="package on this machine and in the container; the bytes must match",
                         description="Package here and in the container from one snapshot and compare the bytes.")
-    options.platforms(p, linux_only=True)
+    options.platforms(p, containers=True)
     p.add_argument("--work", default="build/crosscheck", help="where both builds and crosscheck.json go, per rid")
 
 
-def _linux(rids: list[str] | None) -> list[Platform]:
-    """The platforms named; of 'all', those with Linux containers (naming a Windows one is an error later)."""
+def _with_containers(rids: list[str] | None) -> list[Platform]:
+    """The platforms named; of 'all', those with Linux containers (a Windows container needs a
+    Windows engine: named, it is tried, and the engine says if it cannot)."""
     selected = platforms.select(rids)
     return [p for p in selected if p.os == "linux"] if rids and "all" in rids else selected
 
@@ -47,10 +50,10 @@ def _linux(rids: list[str] | None) -> list[Platform]:
 def cmd_images(args: argparse.Namespace) -> int:
     from ci.containers.engine import ensure_image, image_size
 
-    for platform in _linux(args.platform):
+    for platform in _with_containers(args.platform):
         for target in args.target or ["reference"]:
             started = time.perf_counter()
-            image = ensure_image(platform, target, args.base_image)
+            image = ensure_image(platform, target, args.base_image)  # Windows: one image, no targets
             console.print(f"{'built' if image.built else 'up to date'}: {image.tag} "
                           f"({image_size(image.tag) / 2**20:.0f} MiB, {time.perf_counter() - started:.1f}s)")
     return 0
@@ -66,7 +69,7 @@ def cmd_container_run(args: argparse.Namespace) -> int:
 def cmd_crosscheck(args: argparse.Namespace) -> int:
     from ci.containers.crosscheck import crosscheck, explanation
 
-    results = [crosscheck(p, Path(args.work) / p.rid) for p in _linux(args.platform)]
+    results = [crosscheck(p, Path(args.work) / p.rid) for p in _with_containers(args.platform)]
     if args.json:
         print(json.dumps(results, indent=2))
     else:

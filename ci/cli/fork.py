@@ -32,7 +32,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if platform.os == "linux":
         require_linux_split(checkout, platform)
     layout = fork_layout.ForkLayout(checkout, platform, args.configuration, args.libraries_configuration)
-    tools = linkplan.find_tools(platform, args.rootfs, args.vswhere, args.windows_kits)
+    # Off Windows, without a Visual Studio named by hand, the MSVC and SDK paths are left to the Windows host.
+    deferred = platform.os == "win" and platforms.host_rid().split("-")[0] != "win" and not args.vswhere
+    tools = (linkplan.deferred_windows_tools(platform.arch) if deferred
+             else linkplan.find_tools(platform, args.rootfs, args.vswhere, args.windows_kits))
     out = Path(args.out or f"build/{platform.rid}/plan").resolve()
     plan = linkplan.make_plan(layout, tools, out, linkplan.sample_names())
     request = fork_build.BuildRequest(checkout, platform, args.configuration, args.libraries_configuration, args.rootfs)
@@ -40,7 +43,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     console.print(f"Plan for {platform.rid} ({args.configuration}) from {checkout}: a dry run, nothing is run", **show)
     # The build as its own runner would run it (natively unless a rootfs makes it a cross build).
     width = max(len(part.name) for part in plan.parts)
-    console.print(f"  {'build':<{width}}  {fork_build.command(request, host=platform.rid)}", **show)
+    build_host = f"win-{linkplan.BUILD_HOST_ARCH}" if platform.os == "win" else platform.rid
+    console.print(f"  {'build':<{width}}  {fork_build.command(request, host=build_host)}", **show)
+    if deferred:
+        console.print(f"  Visual Studio (MSVC link.exe and libraries) and Windows SDK paths: <...{linkplan.ON_WINDOWS_HOST}>, "
+                      "found there by vswhere and KitsRoot10", **show)
     for part in plan.parts:
         linkplan.write_files(part)
         for step in part.steps:

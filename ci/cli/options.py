@@ -12,8 +12,8 @@ from ci.runtime.output import (DEFAULT_CONFIGURATION, DEFAULT_LIBRARIES_CONFIGUR
                                RUNTIME_CONFIGURATIONS)
 
 
-def platforms(p: argparse.ArgumentParser, linux_only: bool = False) -> None:
-    which = "Linux rid" if linux_only else "rid"
+def platforms(p: argparse.ArgumentParser, containers: bool = False) -> None:
+    which = "rid with a container (Linux; win-x64 on a Windows engine)" if containers else "rid"
     p.add_argument("--platform", action="append", metavar="RID",
                    help=f"{which} (repeatable) or 'all'; default: this machine's")
 

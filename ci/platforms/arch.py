@@ -13,14 +13,19 @@ class Arch:
     name: str  # ours, as in the rids: "x64", "arm64"
     gnu: str  # GNU triplets, ELF machine names, manylinux tags, `uname -m`
     debian: str  # dpkg and debootstrap
-    docker: str  # the engine's --platform
+    oci: str  # an image's architecture: the engine's --platform is <os>/<oci>
     qemu: str  # qemu-user's binary (and qemu-user-static's binfmt_misc entry)
     aliases: tuple[str, ...] = ()  # other names a host may report
 
+    @property
+    def docker(self) -> str:
+        """The engine's --platform for a Linux image of this architecture."""
+        return f"linux/{self.oci}"
+
 
 ARCHES = {a.name: a for a in (
-    Arch("x64", gnu="x86_64", debian="amd64", docker="linux/amd64", qemu="qemu-x86_64", aliases=("amd64",)),
-    Arch("arm64", gnu="aarch64", debian="arm64", docker="linux/arm64", qemu="qemu-aarch64"),
+    Arch("x64", gnu="x86_64", debian="amd64", oci="amd64", qemu="qemu-x86_64", aliases=("amd64",)),
+    Arch("arm64", gnu="aarch64", debian="arm64", oci="arm64", qemu="qemu-aarch64"),
 )}
 
 

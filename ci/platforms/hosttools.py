@@ -53,10 +53,10 @@ def beside(tool: str, name: str) -> Candidate:
     return f"{name} beside {tool}", shutil.which(name, path=str(directory))
 
 
-def ask(argv: Sequence[str]) -> tuple[str, str] | None:
-    """A tool's (stdout, stderr) for an empty stdin, or None when it cannot run or fails."""
+def ask(argv: Sequence[str], stdin: str = "") -> tuple[str, str] | None:
+    """A tool's (stdout, stderr) for `stdin` (default empty), or None when it cannot run or fails."""
     try:
-        done = run(argv, input="", timeout=ASK_TIMEOUT)
+        done = run(argv, input=stdin, timeout=ASK_TIMEOUT)
     except CiError:  # not there, or hung
         return None
     return (done.stdout, done.stderr) if done.returncode == 0 else None
@@ -144,6 +144,15 @@ def targets(triplet: str) -> Callable[[str], Verdict]:
         machine = dumpmachine(cc)
         return same_target(machine, triplet), f"-dumpmachine {machine or 'failed'}"
     return accept
+
+
+def c_runtime(cc: str) -> str | None:
+    """The Windows C runtime a MinGW gcc links by default, "ucrt" or "msvcrt": mingw-w64's _mingw.h
+    defines `_UCRT` in a UCRT build (the windows-2025 image's: its toolset's mingw "runtime" is
+    "ucrt"), else only `__MSVCRT_VERSION__` (Debian's: 0x700, msvcrt). None when gcc cannot say."""
+    out = ask([cc, "-dM", "-E", "-xc", "-"], stdin="#include <stdio.h>\n")
+    macros = [line.split()[1] for line in out[0].splitlines() if line.startswith("#define ")] if out else []
+    return "ucrt" if "_UCRT" in macros else "msvcrt" if "__MSVCRT_VERSION__" in macros else None
 
 
 def writes(bfd: str) -> Callable[[str], Verdict]:

@@ -37,6 +37,10 @@ class Platform:
     # Dockerfile target `build_target`) on that rid's runner, or None for the runner's own host.
     build_container: str | None = None
     build_target: str = "reference"
+    also_tested_on: tuple[str, ...] = ()  # further runners its apps run on (an older OS, for the floor)
+    # Also packaged by nox inside a Windows container (containers/windows) on its runner, and
+    # compared byte for byte with the runner's own build (crosscheck).
+    windows_container: bool = False
     floor: Floor = Floor()
 
     @property
@@ -44,8 +48,8 @@ class Platform:
         return get_platform(self.build_container).runner if self.build_container else self.runner
 
     @property
-    def test_runner(self) -> str:
-        return self.runner
+    def test_runners(self) -> tuple[str, ...]:
+        return (self.runner, *self.also_tested_on)
 
     @property
     def archive_suffix(self) -> str:
@@ -64,6 +68,15 @@ class Platform:
         host = host_rid()
         return "native" if host == self.rid else self.emulators.get(host, "none")
 
+
+# Runner labels are pinned images, never -latest (which moves under a release):
+# - ubuntu-24.04 / ubuntu-24.04-arm: docker-ce 28 and jq on the image, debootstrap from apt
+#   (runner-images images/ubuntu/toolsets/toolset-2404.json @ 00e314e);
+# - windows-2025: Server 2025 with Visual Studio 2026 since June 2026 (runner-images #14017), Docker 29
+#   and the Containers feature, MinGW gcc 15.2 for the UCRT (Windows2025-VS2026-Readme.md @ 07d0831);
+# - windows-11-arm: the only hosted arm64 Windows, Visual Studio 2026 since September 2026 (#14602),
+#   no Docker;
+# - windows-2022: the oldest hosted Windows (Server 2022), for the floor below.
 
 #: System DLLs every supported Windows has (10 1809 and later, Server 2019 and later): the loader
 #: finds these in System32, so nothing beyond them and Runtime.Base may be imported.
@@ -90,8 +103,14 @@ PLATFORMS: dict[str, Platform] = {
             rid="win-x64", os="win", arch="x64",
             toolchain=MinGW("x86_64-w64-mingw32", hint="Debian: apt install gcc-mingw-w64-x86-64; "
                                                        "Windows: put MinGW's bin (C:\\mingw64\\bin) on PATH"),
-            # Built and tested on windows-2025 with the image's MinGW (C:\mingw64\bin, unprefixed).
-            runner="windows-2025", emulators={"linux-x64": "wine"},
+            # Built in the linux-x64 container (windows-cross: Debian's mingw-w64, msvcrt), as win-arm64
+            # is: the same bytes as a Debian host's and reproducible on any host (crosscheck). The
+            # windows-2025 image's MinGW is another toolchain: gcc 15.2 for the UCRT (toolset-2025-vs2026.json
+            # @ 0367b0c, Windows2025-VS2026-Readme.md @ 07d0831), moving with every image update. The
+            # apps are linked and run with it on windows-2025, and on windows-2022 (Server 2022, the
+            # oldest hosted Windows) for the floor.
+            runner="windows-2025", emulators={"linux-x64": "wine"}, build_container="linux-x64",
+            build_target="windows-cross", also_tested_on=("windows-2022",), windows_container=True,
             floor=Floor(dlls=_WINDOWS_DLLS),
         ),
         Platform(

@@ -23,8 +23,8 @@ from typing import ClassVar
 from ci.core import cache
 from ci.core.resources import source_tree
 from ci.core.proc import run_tool, tool_version
-from ci.platforms.hosttools import (Found, beside, first, header_dir, on_path, own_program, resource_headers,
-                                   targets, writes)
+from ci.platforms.hosttools import (Found, beside, c_runtime, first, header_dir, on_path, own_program,
+                                   resource_headers, targets, writes)
 
 @dataclass(frozen=True)
 class Tools:
@@ -69,14 +69,17 @@ class _Gcc:
 
     Found as `<triplet>-gcc` (Debian names even its native gcc that way) or unprefixed `gcc`
     (a Windows runner's MinGW), taken only if `-dumpmachine` names the triplet's CPU and OS;
-    objcopy is gcc's own (`-print-prog-name`), else prefixed or unprefixed on PATH, taken only
-    if it lists the object format among its targets.
+    objcopy, ar (and windres for PE) are gcc's own (`-print-prog-name`), else prefixed or unprefixed
+    beside it or on PATH, taken only if they list the object format among their targets. The
+    windows-2025 image's MinGW (niXman's mingw-builds in C:\\mingw64\\bin) names gcc both ways but
+    ar, objcopy and windres only unprefixed.
     """
 
     triplet: str
     hint: str = ""  # how to install it, said when it is missing
     header: ClassVar[str]  # a header every C program of the target's C library has
     bfd: ClassVar[dict[str, str]]  # CPU -> objcopy's name of the object format
+    binutils: ClassVar[tuple[str, ...]] = ("objcopy", "ar")  # the binutils the toolchain runs
 
     def find_tools(self, search: str) -> Tools:
         owner = f"{self.triplet} toolchain"
@@ -84,11 +87,15 @@ class _Gcc:
         cc = first(owner, "compiler", (on_path(f"{self.triplet}-gcc", search), on_path("gcc", search)), hint,
                    accept=targets(self.triplet))
         fmt = self.bfd[self.triplet.split("-")[0]]
-        objcopy = first(owner, "objcopy", (own_program(cc.path, "objcopy"), on_path(f"{self.triplet}-objcopy", search),
-                                           beside(cc.path, "objcopy"), on_path("objcopy", search)), hint,
-                        accept=writes(fmt))
+        binutils = [first(owner, name, (own_program(cc.path, name), on_path(f"{self.triplet}-{name}", search),
+                                        beside(cc.path, name), on_path(name, search)), hint, accept=writes(fmt))
+                    for name in self.binutils]
         headers = first(owner, "headers", (header_dir([cc.path], self.header),), hint)
-        return Tools((cc, objcopy, headers))
+        return Tools((self.described(cc), *binutils, headers))
+
+    def described(self, cc: Found) -> Found:
+        """The compiler as found; a PE toolchain adds the C runtime it links."""
+        return cc
 
     @property
     def cc(self) -> tuple[str, ...]:
@@ -97,10 +104,6 @@ class _Gcc:
     @property
     def objcopy(self) -> str:
         return locate(self)["objcopy"]
-
-    @property
-    def windres(self) -> str:
-        return f"{self.triplet}-windres"
 
     def identity(self) -> list[str]:
         return [tool_version(self.cc[0]), tool_version(self.objcopy)]
@@ -113,7 +116,7 @@ class _Gcc:
 
     def archive(self, objects: Sequence[Path], library: Path) -> None:
         """A static library of `objects`; D: no time stamps, uids or modes in it."""
-        run_tool([f"{self.triplet}-ar", "rcsD", library, *objects])
+        run_tool([locate(self)["ar"], "rcsD", library, *objects])
 
     def strip_debug(self, binary: Path) -> None:
         """Drop debug info in place, as a shipped binary is (its symbols go to a .dbg)."""
@@ -178,6 +181,15 @@ class MinGW(_Gcc, _Windows):
 
     header = "windows.h"
     bfd = {"x86_64": "pe-x86-64", "aarch64": "pe-aarch64-little"}
+    binutils = ("objcopy", "ar", "windres")
+
+    def described(self, cc: Found) -> Found:
+        crt = c_runtime(cc.path)
+        return Found(cc.role, cc.path, f"{cc.how[:-1]}, C runtime {crt})" if crt else cc.how)
+
+    @property
+    def windres(self) -> str:
+        return locate(self)["windres"]
 
     def runtime_cflags(self) -> list[str]:
         return []

@@ -13,6 +13,10 @@ from ci.binaries import Binary
 from ci.platforms import Platform
 
 _GLIBC = "GLIBC_"
+#: The UCRT's API sets (api-ms-win-crt-*.dll, what a UCRT MinGW's libucrt.a and MSVC's ucrt.lib
+#: import) resolve to ucrtbase.dll on every Windows 10 and later: they count as ucrtbase.
+_UCRT_API_SET = "api-ms-win-crt-"
+_UCRTBASE = "ucrtbase.dll"
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -56,6 +60,7 @@ def problems(platform: Platform, needed: dict, own: Iterable[str] = ()) -> list[
     if needed["glibc"] and (floor.glibc is None or _version_key(needed["glibc"]) > _version_key(floor.glibc)):
         found.append(f"needs glibc {needed['glibc']}, above {platform.rid}'s floor {floor.glibc or '(none)'}")
     allowed = {d.lower() for d in (*floor.dlls, *own)}
-    for dll in sorted(set(needed["dlls"]) - allowed):
+    for dll in sorted(d for d in set(needed["dlls"]) - allowed
+                      if not (d.startswith(_UCRT_API_SET) and _UCRTBASE in allowed)):
         found.append(f"imports {dll}, not among {platform.rid}'s allowed DLLs ({', '.join(floor.dlls) or 'none'})")
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ci.containers import engine
+from ci.platforms import get_platform
 
 pytestmark = pytest.mark.e2e
 
@@ -14,7 +15,7 @@ def test_the_job_summary_written_in_the_container_reaches_the_host(tmp_path, mon
     host_summary.write_text("## written on the host\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(host_summary))
     script = 'echo "| rid | status |" >> "$GITHUB_STEP_SUMMARY"; echo "$GITHUB_STEP_SUMMARY"'
-    with engine._container(engine.base_image("x64"), ["sh", "-c", script], "x64") as box:
+    with engine._container(engine.base_image("x64"), ["sh", "-c", script], get_platform("linux-x64")) as box:
         box.start()
         assert box.wait()["StatusCode"] == 0
         assert box.logs().decode().strip() == engine.SUMMARY  # not the host's path
@@ -25,7 +26,7 @@ def test_the_job_summary_written_in_the_container_reaches_the_host(tmp_path, mon
 def test_a_session_that_writes_no_summary_leaves_the_hosts_as_it_was(tmp_path):
     host_summary = tmp_path / "step_summary"
     host_summary.write_text("## written on the host\n")
-    with engine._container(engine.base_image("x64"), ["true"], "x64") as box:
+    with engine._container(engine.base_image("x64"), ["true"], get_platform("linux-x64")) as box:
         box.start()
         assert box.wait()["StatusCode"] == 0
         engine.forward_summary(box, {"GITHUB_STEP_SUMMARY": str(host_summary)})

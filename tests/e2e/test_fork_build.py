@@ -242,12 +242,33 @@ def test_plan_accepts_the_fork_as_it_is_for_windows(rid, stand_in, tmp_path, mon
     printed = capsys.readouterr().out
     arch = rid.split("-")[1]
     assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Release -lc Release -a {arch} -os windows -bl" in printed
-    link = fake["vs"] / f"VC/Tools/MSVC/14.41.34120/bin/Host{arch}/{arch}/link.exe"
+    link = fake["vs"] / f"VC/Tools/MSVC/14.41.34120/bin/Hostx64/{arch}/link.exe"  # built on x64 runners
     assert f"'{link}' @{out / 'rsp' / 'Runtime.Base'}.link.rsp" in printed  # quoted: the path has spaces
     assert sorted(p.name for p in (out / "rsp").iterdir()) == sorted(
         ["Runtime.Base.def"] + [f"{n}.{t}.rsp" for n in ("Runtime.Base", *linkplan.sample_names()) for t in ("ilc", "link")])
     app_link = (out / "rsp" / "hello.link.rsp").read_text().splitlines()
     assert any(line.endswith("bootstrapperoutplace.obj") for line in app_link)
+
+
+@pytest.mark.parametrize("rid", ["win-x64", "win-arm64"])
+def test_plan_off_windows_leaves_visual_studio_and_the_sdk_to_the_windows_host(rid, stand_in, tmp_path, monkeypatch, capsys):
+    """No vswhere here: every command and response file is still written, the MSVC and Windows SDK
+    paths marked as resolved on the Windows host (the arm64 link with the x64-hosted cross tools)."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    checkout = make_fork(tmp_path / "fork")
+    out = tmp_path / "plan"
+    assert ci_main(monkeypatch, "plan", "--runtime-repo", checkout, "--platform", rid, "--out", out) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    arch = rid.split("-")[1]
+    assert f"cmd.exe /c {checkout / 'build.cmd'} -s clr.aot+libs -rc Release -lc Release -a {arch} -os windows -bl" in printed
+    assert "Windows SDK paths: <...resolved on the Windows host>" in printed
+    link = (f"<MSVC: vswhere -requires {linkplan.VC_COMPONENTS[arch]}, resolved on the Windows host>"
+            f"\\bin\\Hostx64\\{arch}\\link.exe")
+    assert f"@{out / 'rsp' / 'Runtime.Base'}.link.rsp" in printed and link in printed
+    rsp = (out / "rsp" / "Runtime.Base.link.rsp").read_text()
+    assert f"\\um\\{arch}" in rsp and f"\\ucrt\\{arch}" in rsp and rsp.count("resolved on the Windows host") == 3
+    assert sorted(p.name for p in (out / "rsp").iterdir()) == sorted(
+        ["Runtime.Base.def"] + [f"{n}.{t}.rsp" for n in ("Runtime.Base", *linkplan.sample_names()) for t in ("ilc", "link")])
 
 
 def test_plan_refuses_linux_with_one_line_naming_main_cpp_and_dll_import(stand_in, tmp_path, monkeypatch, capsys):

@@ -48,11 +48,31 @@ def test_image_key_changes_with_each_input_and_nothing_else(inputs, tmp_path):
     assert key not in others and len(others) == 5
 
 
-def test_unknown_target_and_windows_are_one_line_errors():
+def test_an_unknown_target_is_a_one_line_error():
     with pytest.raises(CiError, match="unknown image target 'nope'"):
         container.ensure_image(X64, "nope")
-    with pytest.raises(CiError, match="win-x64: containers/windows/Dockerfile is built on Windows runners"):
-        container.ensure_image(get_platform("win-x64"))
+
+
+def test_a_windows_session_is_created_process_isolated_in_c_src():
+    """What `containers.create` is given for win-x64, and the body the docker SDK makes of it
+    (its own _create_container_args): HostConfig.Isolation process. Not run on an engine here."""
+    from docker.models.containers import _create_container_args
+
+    env = {"CI": "true", "GITHUB_STEP_SUMMARY": "D:\\a\\_temp\\summary.md", "PATH": "C:\\Windows"}
+    options = container.container_options(get_platform("win-x64"), env)
+    assert options == {"working_dir": "C:\\src", "platform": "windows/amd64", "isolation": "process",
+                       "labels": {container.LABEL: "1"},
+                       "environment": {"CI": "true", "GITHUB_STEP_SUMMARY": "C:\\github-step-summary.md"}}
+    body = _create_container_args({"image": "runtime-base-ci/windows:x64-0", "command": container.nox_command("package"),
+                                   "version": "1.47", **options})
+    assert body["host_config"]["Isolation"] == "process" and body["working_dir"] == "C:\\src"
+    assert container.WINDOWS.inside("dist") == "C:\\src\\dist"
+
+
+def test_a_linux_session_keeps_the_engines_default_isolation():
+    options = container.container_options(X64, {})
+    assert "isolation" not in options and options["working_dir"] == "/src" and options["platform"] == "linux/amd64"
+    assert container.container_options(ARM64, {})["platform"] == "linux/arm64"
 
 
 def test_session_environment_passes_ci_context_but_no_host_paths():

@@ -240,6 +240,13 @@ def test_windows_builds_on_windows_only(checkout):
     assert cmd.argv[:3] == ("cmd.exe", "/c", str(checkout / "build.cmd")) and cmd.argv[-3:] == ("-os", "windows", "-bl")
 
 
+def test_github_actions_builds_with_ci_as_upstream_does(checkout, monkeypatch):
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    assert "-ci" not in fork_build.command(request(checkout, windows()), host="win-x64").argv
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert fork_build.command(request(checkout, windows()), host="win-x64").argv[-2:] == ("-bl", "-ci")
+
+
 def test_unknown_configuration(checkout):
     with pytest.raises(CiError, match="runtime one of Debug, Release, Checked"):
         fork_build.command(request(checkout, configuration="Fast"), host="linux-x64")

@@ -13,7 +13,7 @@ import yaml
 
 from ci import platforms
 from ci.cli import parser
-from ci.runtime.fork import driver
+from ci.runtime.fork import driver, linkplan
 from ci.runtime.output import DEFAULT_CONFIGURATION, RUNTIME_CONFIGURATIONS
 from tests.conftest import REPO
 
@@ -43,12 +43,44 @@ def nox_sessions() -> set[str]:
             and any("session" in ast.unparse(d) for d in f.decorator_list)}
 
 
-@pytest.mark.parametrize("job, os_name", [("windows", "win"), ("linux", "linux")])
-def test_each_rid_runs_on_its_platform_runner(flow, job, os_name):
-    matrix = flow["jobs"][job]["strategy"]["matrix"]["include"]
-    expected = {p.rid: p.runner for p in platforms.PLATFORMS.values() if p.os == os_name}
+def test_linux_rids_run_on_their_platform_runners(flow):
+    matrix = flow["jobs"]["linux"]["strategy"]["matrix"]["include"]
+    expected = {p.rid: p.runner for p in platforms.PLATFORMS.values() if p.os == "linux"}
     assert {entry["rid"]: entry["runner"] for entry in matrix} == expected
-    assert flow["jobs"][job]["runs-on"] == "${{ matrix.runner }}"
+    assert flow["jobs"]["linux"]["runs-on"] == "${{ matrix.runner }}"
+
+
+def test_windows_rids_build_on_the_x64_runner_and_arm64_is_tested_on_its_own():
+    """As upstream: arm64 cross-built on an x64 host (MSVC amd64_arm64), its apps run on arm64."""
+    flow = yaml.safe_load(WORKFLOW.read_text())
+    builder = platforms.get_platform(f"win-{linkplan.BUILD_HOST_ARCH}").runner
+    matrix = flow["jobs"]["windows"]["strategy"]["matrix"]["include"]
+    assert {entry["rid"]: entry["runner"] for entry in matrix} == {
+        p.rid: builder for p in platforms.PLATFORMS.values() if p.os == "win"}
+    for entry in matrix:  # what the builder can run: all checks for its own arch, verify only for another
+        native = platforms.get_platform(entry["rid"]).arch == linkplan.BUILD_HOST_ARCH
+        assert entry["checks"] == ("--check verify --check share --check smoke" if native else "--check verify"), entry
+    test = flow["jobs"]["windows-arm64-test"]
+    assert test["runs-on"] == platforms.get_platform("win-arm64").runner == "windows-11-arm"
+    assert test["needs"] == "windows" and test["env"]["RID"] == "win-arm64"
+    download = test["steps"][index_of(test, "actions/download-artifact@")]
+    assert download["with"]["name"] == "fork-dist-win-arm64"
+    (smoke,) = [c for c in runs(test) if c.startswith("nox -s smoke")]
+    assert "--from-dist --check verify --check share" in smoke and "--runtime-repo fork" in smoke
+
+
+def test_the_windows_build_prints_its_host_and_the_disk_before_and_after(flow):
+    job = flow["jobs"]["windows"]
+    disk = [i for i, step in enumerate(job["steps"]) if "Get-PSDrive" in step.get("run", "")]
+    build = index_of(job, "nox -s build")
+    assert index_of(job, "python -m ci build-host") < build
+    assert len(disk) == 2 and disk[0] < build < disk[1] and job["steps"][disk[1]]["if"] == "always()"
+
+
+def test_the_build_runs_with_ci_under_github_actions(monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    argv = driver.command(driver.BuildRequest(Path("/fork"), platforms.get_platform("win-arm64")), host="win-x64").argv
+    assert {"-ci", "-bl"} <= set(argv) and argv[argv.index("-a") + 1] == "arm64"
 
 
 def test_inputs_for_dispatch_and_call_and_a_weekly_schedule(flow):
@@ -71,9 +103,10 @@ def test_windows_legs_build_then_package_with_every_check_through_nox(flow):
     nox = [c for c in commands if c.startswith("nox -s ")]
     assert [c.split()[2] for c in nox] == ["build", "package"] and {"build", "package"} <= nox_sessions()
     assert all("--runtime-repo fork" in c and '--configuration "$env:CONFIGURATION"' in c for c in nox)
-    assert nox[1].endswith("--check verify --check share --check smoke")
+    assert nox[1].endswith("@($env:CHECKS -split ' ')")  # the matrix entry's checks, one argument each
     for command in nox:  # what the sessions pass on parses as the CLI's own options
         args = command.split(" -- ", 1)[1].replace('"$env:RID"', "win-x64").replace('"$env:CONFIGURATION"', "Release")
+        args = args.replace("@($env:CHECKS -split ' ')", "--check verify --check share --check smoke")
         parser().parse_args([{"build": "build", "package": "pipeline"}[command.split()[2]], *args.split()])
     assert 120 <= job["timeout-minutes"] <= 180
 

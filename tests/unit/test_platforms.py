@@ -45,12 +45,13 @@ def test_wine_paths_map_back_to_the_host():
 
 
 def test_every_platform_is_built_where_it_can_be_and_tested_on_its_native_runner():
-    where = {rid: (p.build_runner, p.build_container, p.test_runner) for rid, p in PLATFORMS.items()}
+    where = {rid: (p.build_runner, p.build_container, p.test_runners) for rid, p in PLATFORMS.items()}
     assert where == {
-        "linux-x64": ("ubuntu-24.04", "linux-x64", "ubuntu-24.04"),
-        "linux-arm64": ("ubuntu-24.04-arm", "linux-arm64", "ubuntu-24.04-arm"),
-        "win-x64": ("windows-2025", None, "windows-2025"),  # the runner's MinGW, unprefixed
-        "win-arm64": ("ubuntu-24.04", "linux-x64", "windows-11-arm"),  # cross-built, tested natively
+        "linux-x64": ("ubuntu-24.04", "linux-x64", ("ubuntu-24.04",)),
+        "linux-arm64": ("ubuntu-24.04-arm", "linux-arm64", ("ubuntu-24.04-arm",)),
+        # cross-built in the windows-cross container, tested natively (and on the oldest hosted Windows)
+        "win-x64": ("ubuntu-24.04", "linux-x64", ("windows-2025", "windows-2022")),
+        "win-arm64": ("ubuntu-24.04", "linux-x64", ("windows-11-arm",)),
     }
 
 

@@ -36,26 +36,52 @@ def search_list(*dirs: Path) -> str:
     return " ".join(f"echo '{line}' >&2;" for line in lines)
 
 
-def gcc(path: Path, machine: str, include: Path, prog_dir: Path | None = None, version: str = "gcc 14.2.0") -> Path:
+def gcc(path: Path, machine: str, include: Path, prog_dir: Path | None = None, version: str = "gcc 14.2.0",
+        macros: str = "") -> Path:
+    """`macros`: what `-dM -E` prints (the C runtime's macros of a MinGW gcc)."""
     include.mkdir(parents=True, exist_ok=True)
     own = f'echo "{prog_dir}/${{1#-print-prog-name=}}"' if prog_dir else 'echo "${1#-print-prog-name=}"'
     return script(path, {"-dumpmachine": f"echo {machine}", "-print-prog-name=*": own, "--version": f"echo '{version}'",
-                         "-xc": search_list(include.parent / "lib-gcc-include", include)})
+                         "-xc": search_list(include.parent / "lib-gcc-include", include), "-dM": f"echo '{macros}'"})
+
+
+def binutil(path: Path, name: str, *targets: str) -> Path:
+    return script(path, {"--help": f"echo 'Usage: {name} in-file'; echo '{name}: supported targets: {' '.join(targets)}'",
+                         "--version": f"echo 'GNU {name} (GNU Binutils) 2.46'"})
 
 
 def objcopy(path: Path, *targets: str) -> Path:
-    return script(path, {"--help": f"echo 'Usage: objcopy in-file'; echo 'objcopy: supported targets: {' '.join(targets)}'",
-                         "--version": "echo 'GNU objcopy (GNU Binutils) 2.44'"})
+    return binutil(path, "objcopy", *targets)
+
+
+PE_X64 = ("pe-x86-64", "pei-x86-64", "pe-bigobj-x86-64", "elf64-x86-64")
 
 
 def windows_mingw(root: Path) -> Path:
-    """windows-2025: C:\\mingw64\\bin on PATH with unprefixed gcc.exe and objcopy.exe (niXman's
-    mingw-builds, runner-images Install-Mingw64.ps1 @ 90dbafb); headers under the install, no /usr/share."""
+    """windows-2025's MinGW, fact by fact:
+    - niXman's mingw-builds `x86_64-*-release-posix-seh-ucrt-*.7z` unpacked to C:\\ and C:\\mingw64\\bin put on
+      PATH (actions/runner-images images/windows/scripts/build/Install-Mingw64.ps1 @ 90dbafb);
+    - version 15.*, runtime ucrt (images/windows/toolsets/toolset-2025-vs2026.json @ 0367b0c, the image
+      windows-2025 has been since June 2026: runner-images issue #14017);
+    - gcc 15.2.0, GNU Binutils 2.46 (images/windows/Windows2025-VS2026-Readme.md @ 07d0831);
+    - gcc as gcc.exe and x86_64-w64-mingw32-gcc.exe, binutils unprefixed only (ar.exe, objcopy.exe,
+      windres.exe), the layout of a mingw-builds bin/ (not read from a listing of the archive here);
+    - UCRT: _mingw.h defines _UCRT and __MSVCRT_VERSION__ 0xE00, and lib/ holds the UCRT import
+      libraries (libucrt.a for api-ms-win-crt-*.dll, libucrtbase.a) beside the system ones.
+    Tools answer with their real output's shape; `.exe` is dropped (the fake PATH is searched on Linux)."""
     mingw = root / "mingw64"
-    headers = mingw / "x86_64-w64-mingw32" / "include"
-    gcc(mingw / "bin" / "gcc", "x86_64-w64-mingw32", headers)
+    target = mingw / "x86_64-w64-mingw32"
+    headers = target / "include"
+    ucrt = "#define __MSVCRT_VERSION__ 0xE00\n#define _UCRT \n#define __MINGW64__ 1"
+    for name in ("gcc", "x86_64-w64-mingw32-gcc"):
+        gcc(mingw / "bin" / name, "x86_64-w64-mingw32", headers, version="gcc.exe (x86_64-posix-seh-rev0, Built by MinGW-Builds project) 15.2.0",
+            macros=ucrt)
     (headers / "windows.h").write_text("")
-    objcopy(mingw / "bin" / "objcopy", "pe-x86-64", "pei-x86-64", "pe-bigobj-x86-64", "elf64-x86-64")
+    for name in ("objcopy", "ar", "windres"):
+        binutil(mingw / "bin" / name, name, *PE_X64)
+    (target / "lib").mkdir(parents=True)
+    for lib in ("libucrt.a", "libucrtbase.a", "libmsvcrt.a", "libkernel32.a", "libbcrypt.a", "libntdll.a"):
+        (target / "lib" / lib).write_text("!<arch>\n")
     return mingw / "bin"
 
 
@@ -76,21 +102,46 @@ def windows_llvm(root: Path) -> Path:
 def test_mingw_on_a_windows_runner_is_found_unprefixed(tmp_path):
     bin_dir = windows_mingw(tmp_path)
     tools = locate(MINGW, str(bin_dir))
-    assert tools["compiler"] == str(bin_dir / "gcc")
-    assert tools["objcopy"] == str(bin_dir / "objcopy")
+    # The prefixed gcc comes first; ar, objcopy and windres exist only unprefixed, beside it.
+    assert [f.role for f in tools.found] == ["compiler", "objcopy", "ar", "windres", "headers"]
+    assert tools["compiler"] == str(bin_dir / "x86_64-w64-mingw32-gcc")
+    for name in ("objcopy", "ar", "windres"):
+        assert tools[name] == str(bin_dir / name)
     assert tools["headers"] == str(tmp_path / "mingw64" / "x86_64-w64-mingw32" / "include")
     how = {f.role: f.how for f in tools.found}
-    assert how["compiler"] == "gcc on PATH (-dumpmachine x86_64-w64-mingw32)"
-    assert how["objcopy"] == f"objcopy beside {bin_dir / 'gcc'} (supports pe-x86-64)"
+    assert how["compiler"] == "x86_64-w64-mingw32-gcc on PATH (-dumpmachine x86_64-w64-mingw32, C runtime ucrt)"
+    assert how["ar"] == f"ar beside {bin_dir / 'x86_64-w64-mingw32-gcc'} (supports pe-x86-64)"
+    assert how["windres"] == f"windres beside {bin_dir / 'x86_64-w64-mingw32-gcc'} (supports pe-x86-64)"
+
+
+def test_a_mingw_without_windres_names_every_place_tried(tmp_path):
+    bin_dir = windows_mingw(tmp_path)
+    (bin_dir / "windres").unlink()
+    with pytest.raises(ToolMissing) as missing:
+        locate(MINGW, str(bin_dir))
+    assert str(missing.value).startswith(
+        "x86_64-w64-mingw32 toolchain: no windres found; tried x86_64-w64-mingw32-gcc -print-prog-name=windres: absent; "
+        "x86_64-w64-mingw32-windres on PATH: absent; windres beside ")
+
+
+def test_debians_mingw_is_msvcrt_and_prefixed(tmp_path):
+    """For real: this machine's x86_64-w64-mingw32-gcc (Debian's, msvcrt) and its prefixed binutils."""
+    tools = locate(MINGW)
+    how = {f.role: f.how for f in tools.found}
+    assert how["compiler"].endswith("(-dumpmachine x86_64-w64-mingw32, C runtime msvcrt)")
+    assert os.path.basename(tools["windres"]) == "x86_64-w64-mingw32-windres"
+    assert os.path.basename(tools["ar"]) in ("ar", "x86_64-w64-mingw32-ar")  # gcc's own (-print-prog-name)
 
 
 def test_the_win_x64_platform_compiles_with_the_runners_mingw(tmp_path, monkeypatch):
     bin_dir = windows_mingw(tmp_path)
     monkeypatch.setenv("PATH", str(bin_dir))
     toolchain = PLATFORMS["win-x64"].toolchain
-    assert toolchain.cc == (str(bin_dir / "gcc"),)
+    assert toolchain.cc == (str(bin_dir / "x86_64-w64-mingw32-gcc"),)
     assert toolchain.objcopy == str(bin_dir / "objcopy")
-    assert toolchain.identity() == ["gcc 14.2.0", "GNU objcopy (GNU Binutils) 2.44"]
+    assert toolchain.windres == str(bin_dir / "windres")
+    assert toolchain.identity() == ["gcc.exe (x86_64-posix-seh-rev0, Built by MinGW-Builds project) 15.2.0",
+                                    "GNU objcopy (GNU Binutils) 2.46"]
 
 
 def test_a_linux_gcc_is_never_taken_for_mingw(tmp_path):
@@ -106,9 +157,9 @@ def test_a_linux_gcc_is_never_taken_for_mingw(tmp_path):
 def test_an_objcopy_that_cannot_write_pe_is_rejected_with_what_it_lacks(tmp_path):
     bin_dir = windows_mingw(tmp_path)
     objcopy(bin_dir / "objcopy", "elf64-x86-64")  # a Linux binutils first on PATH
-    with pytest.raises(ToolMissing, match=r"no objcopy found; tried gcc -print-prog-name=objcopy: absent; "
+    with pytest.raises(ToolMissing, match=r"no objcopy found; tried x86_64-w64-mingw32-gcc -print-prog-name=objcopy: absent; "
                                           r"x86_64-w64-mingw32-objcopy on PATH: absent; "
-                                          r"objcopy beside .*/gcc: .*/objcopy does not support pe-x86-64"):
+                                          r"objcopy beside .*/x86_64-w64-mingw32-gcc: .*/objcopy does not support pe-x86-64"):
         locate(MINGW, str(bin_dir))
 
 
@@ -116,12 +167,14 @@ def test_debian_cross_gcc_uses_its_own_binutils(tmp_path):
     """Debian: aarch64-linux-gnu-gcc runs /usr/aarch64-linux-gnu/bin/objcopy (its -print-prog-name)."""
     prog_dir = tmp_path / "usr" / "aarch64-linux-gnu" / "bin"
     objcopy(prog_dir / "objcopy", "elf64-littleaarch64", "pe-aarch64-little")
+    binutil(prog_dir / "ar", "ar", "elf64-littleaarch64")
     headers = tmp_path / "usr" / "aarch64-linux-gnu" / "include"
     gcc(tmp_path / "usr" / "bin" / "aarch64-linux-gnu-gcc", "aarch64-linux-gnu", headers, prog_dir)
     (headers / "stdio.h").write_text("")
     tools = locate(GnuElf("aarch64-linux-gnu"), str(tmp_path / "usr" / "bin"))
     assert tools["compiler"] == str(tmp_path / "usr" / "bin" / "aarch64-linux-gnu-gcc")
     assert tools["objcopy"] == str(prog_dir / "objcopy")
+    assert tools["ar"] == str(prog_dir / "ar")
     assert tools["headers"] == str(headers)
 
 
@@ -133,7 +186,7 @@ def test_win_arm64_on_a_windows_arm_runner_takes_headers_from_its_mingw(tmp_path
     assert tools["builtin headers"] == str(tmp_path / "LLVM" / "lib" / "clang" / "20" / "include")
     assert tools["headers"] == str(tmp_path / "mingw64" / "x86_64-w64-mingw32" / "include")
     how = {f.role: f.how for f in tools.found}
-    assert how["headers"] == "windows.h in gcc's #include search list"
+    assert how["headers"] == "windows.h in x86_64-w64-mingw32-gcc's #include search list"
     assert how["llvm-lib"] == f"llvm-lib beside {llvm / 'clang'}"
 
 
@@ -185,7 +238,8 @@ def test_the_toolchains_command_reports_a_windows_runners_mingw_as_json(tmp_path
     schemas.validate("toolchains", report, "stdout")
     (entry,) = report["platforms"]
     assert entry["ok"] and [t["path"] for t in entry["tools"]] == [
-        str(bin_dir / "gcc"), str(bin_dir / "objcopy"), str(tmp_path / "mingw64" / "x86_64-w64-mingw32" / "include")]
+        str(bin_dir / "x86_64-w64-mingw32-gcc"), *(str(bin_dir / name) for name in ("objcopy", "ar", "windres")),
+        str(tmp_path / "mingw64" / "x86_64-w64-mingw32" / "include")]
 
 
 def test_the_toolchains_command_fails_naming_what_is_missing(tmp_path):

@@ -153,25 +153,128 @@ def test_dependabot_updates_the_actions_after_a_cooldown():
 # --- CI and release against the platform records ------------------------------------------------
 
 
-def ci_legs(ci: dict, platform: dict) -> dict[str, dict[str, str]]:
-    """rid -> {job of platform.yml: its runner}, as GitHub expands ci.yml's matrix into platform.yml."""
+def _expand(text: str, context: str, values: dict) -> str:
+    """`${{ context.name }}` (and `${{ toJSON(context.name) }}`) in `text` replaced by `values`, as GitHub does."""
+    text = re.sub(rf"\$\{{\{{ toJSON\({context}\.(\w+)\) \}}\}}", lambda m: json.dumps(values[m.group(1)]), text)
+    return re.sub(rf"\$\{{\{{ {context}\.(\w+) \}}\}}", lambda m: str(values[m.group(1)]), text)
+
+
+def runners_of(job: dict, inputs: dict) -> list[str]:
+    """The runner labels a job of platform.yml runs on: its runs-on, over its matrix if it has one."""
+    runs_on = _expand(job["runs-on"], "inputs", inputs)
+    matrix = job.get("strategy", {}).get("matrix", {})
+    if not matrix:
+        return [runs_on]
+    (axis, values), = matrix.items()
+    source = re.fullmatch(r"\$\{\{ fromJSON\(inputs\.(\w+)\) \}\}", values)
+    assert source, f"matrix {axis}: {values} is not an input's JSON list"
+    return [_expand(runs_on, "matrix", {axis: value}) for value in json.loads(inputs[source.group(1)])]
+
+
+def ci_legs(ci: dict, platform: dict) -> dict[str, dict[str, list[str]]]:
+    """rid -> {job of platform.yml: its runners}, as GitHub expands ci.yml's matrix into platform.yml."""
     (call,) = [job for job in ci["jobs"].values() if called(job) == PLATFORM.name]
     assert call["strategy"]["matrix"] == "${{ fromJSON(needs.matrix.outputs.matrix) }}"
     declared = platform["on"]["workflow_call"]["inputs"]
     assert set(call["with"]) == {name for name, spec in declared.items() if spec["required"]} == set(declared)
     legs = {}
     for entry in matrix()["include"]:
-        inputs = {k: re.sub(r"\$\{\{ matrix\.(\w+) \}\}", lambda m: str(entry[m.group(1)]), v)
-                  for k, v in call["with"].items()}
-        legs[inputs["rid"]] = {name: re.sub(r"\$\{\{ inputs\.(\w+) \}\}", lambda m: inputs[m.group(1)], job["runs-on"])
-                               for name, job in platform["jobs"].items()}
+        inputs = {k: _expand(v, "matrix", entry) for k, v in call["with"].items()}
+        legs[inputs["rid"]] = {name: runners_of(job, inputs) for name, job in platform["jobs"].items()}
     return legs
 
 
 def test_ci_runs_every_platform_where_its_record_says():
     legs = ci_legs(load(CI), load(PLATFORM))
-    assert legs == {rid: {"package": p.build_runner, "test": p.test_runner} for rid, p in PLATFORMS.items()}
-    assert legs["win-arm64"] == {"package": "ubuntu-24.04", "test": "windows-11-arm"}
+    assert legs == {rid: {"package": [p.build_runner], "test": list(p.test_runners)} for rid, p in PLATFORMS.items()}
+    assert legs["win-arm64"] == {"package": ["ubuntu-24.04"], "test": ["windows-11-arm"]}
+    assert legs["win-x64"] == {"package": ["ubuntu-24.04"], "test": ["windows-2025", "windows-2022"]}
+
+
+def test_runner_labels_are_pinned_images():
+    """No -latest label (it moves under a release): every job names an image on purpose."""
+    labels = [job.get("runs-on", "") for path in WORKFLOWS for job in load(path)["jobs"].values()]
+    labels += [runner for legs in ci_legs(load(CI), load(PLATFORM)).values() for runners in legs.values() for runner in runners]
+    assert labels and not [label for label in labels if "latest" in label]
+
+
+def windows_legs(workflow: dict) -> list[str]:
+    """Jobs that can run on Windows and do not print the build host (vswhere, MSVC, SDK, CMake, Python)."""
+    windows_runners = {p.runner for p in PLATFORMS.values() if p.os == "win"} | {
+        r for p in PLATFORMS.values() if p.os == "win" for r in p.test_runners}
+    missing = []
+    for name, job in workflow["jobs"].items():
+        runs_on = job.get("runs-on", "")
+        include = job.get("strategy", {}).get("matrix", {})
+        include = include.get("include") if isinstance(include, dict) else None
+        if runs_on == "${{ matrix.runner }}" and include:  # a fixed matrix: its runners
+            may_be_windows = any(entry["runner"] in windows_runners for entry in include)
+        else:  # a label, or one only known when called (platform.yml's inputs, ci.yml's computed matrix)
+            may_be_windows = runs_on in windows_runners or "${{" in runs_on
+        if may_be_windows and not any("build-host" in step.get("run", "") for step in job.get("steps", [])):
+            missing.append(name)
+    return missing
+
+
+@pytest.mark.parametrize("workflow", [CI, PLATFORM, GITHUB / "workflows" / "fork.yml"], ids=lambda p: p.name)
+def test_every_windows_leg_prints_its_build_host(workflow):
+    assert windows_legs(load(workflow)) == []
+
+
+def test_a_windows_leg_without_the_build_host_is_caught():
+    broken = load(PLATFORM)
+    broken["jobs"]["test"]["steps"] = [s for s in broken["jobs"]["test"]["steps"] if "build-host" not in s.get("run", "")]
+    assert windows_legs(broken) == ["test"]
+
+
+def test_no_base_image_is_pulled_from_docker_hub():
+    """The Linux build images start from the bootstrapped Debian (`nox -s images` without --base-image)."""
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert "--base-image" not in text and "debian:bookworm" not in text and "docker.io" not in text, path.name
+    package = load(PLATFORM)["jobs"]["package"]
+    assert any("debootstrap" in step.get("run", "") for step in package["steps"])
+
+
+def test_ci_can_be_run_by_hand_and_ends_in_one_required_result():
+    ci = load(CI)
+    assert "workflow_dispatch" in ci["on"]
+    result = ci["jobs"]["result"]
+    assert result["if"] == "always()"
+    assert set(result["needs"]) == set(ci["jobs"]) - {"result"}
+
+
+def aggregate(results: list[str]) -> subprocess.CompletedProcess:
+    """ci.yml's result step, run as the runner runs it, on what `toJSON(needs.*.result)` gives."""
+    (step,) = [s for s in load(CI)["jobs"]["result"]["steps"] if "run" in s]
+    return subprocess.run(["bash", "-e", "-c", step["run"]], env={"RESULTS": json.dumps(results), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("results, passes", [
+    (["success", "success", "success", "success"], True),
+    (["success", "failure", "success", "success"], False),
+    (["success", "skipped", "success", "success"], False),  # a leg that never ran is no pass
+    (["success", "cancelled", "success", "success"], False),
+])
+def test_the_result_job_fails_unless_every_leg_succeeded(results, passes):
+    done = aggregate(results)
+    assert (done.returncode == 0) is passes, done.stdout + done.stderr
+
+
+def test_the_windows_container_legs_are_the_records_ones():
+    """ci.yml filters the matrix for them with jq, run here on the real matrix."""
+    job = load(CI)["jobs"]["matrix"]
+    (step,) = [s for s in job["steps"] if s.get("id") == "matrix"]
+    jq = re.search(r"jq -c '([^']+)'", step["run"]).group(1)
+    done = subprocess.run(["jq", "-c", jq], input=json.dumps(matrix()), capture_output=True, text=True, check=True)
+    selected = json.loads(done.stdout)["include"]
+    assert [(e["rid"], e["runner"]) for e in selected] == [(p.rid, p.runner) for p in PLATFORMS.values() if p.windows_container]
+    assert selected and all(e["runner"] == "windows-2025" for e in selected)
+    container = load(CI)["jobs"]["windows-container"]
+    assert container["strategy"]["matrix"] == "${{ fromJSON(needs.matrix.outputs.windows_containers) }}"
+    commands = [s.get("run", "") for s in container["steps"]]
+    assert 'nox -s images -- --platform "$RID"' in commands and 'nox -s crosscheck -- --platform "$RID"' in commands
 
 
 def test_the_matrix_comes_from_the_platform_records_not_from_yaml():

@@ -86,6 +86,8 @@ def command(req: BuildRequest, host: str | None = None) -> Command:
     # Single-dash options: build.cmd hands them to PowerShell parameters, build.sh accepts both forms.
     args = ["-s", SUBSETS, "-rc", req.configuration, "-lc", req.libraries_configuration,
             "-a", p.arch, "-os", OS_NAMES[p.os], "-bl"]  # -bl: an MSBuild binary log under artifacts/log/
+    if in_github_actions():  # as upstream's CI builds (eng/pipelines/common/global-build-job.yml @ 00869a8)
+        args.append("-ci")
     # Build nodes left running would outlive a cancelled build and hold its log pipe open.
     env = {"MSBUILDDISABLENODEREUSE": "1"}
     if p.os == "linux" and (p.arch != host_arch or req.rootfs):

@@ -21,6 +21,7 @@ from ci.runtime import exports
 from ci.core.errors import CiError, InputError
 from ci.core.resources import data_file, source_tree
 from ci.platforms import Platform, host_rid
+from ci.platforms.buildhost import VC_VERSION_FILE, default_vswhere, registry_kits_root
 from ci.runtime.fork import stand_in
 from ci.runtime.fork.layout import SDK_BUILD, SDK_FRAMEWORK, SDK_LIBS, SDK_TOOLS, ForkLayout, Product
 from ci.core.proc import run_tool
@@ -292,7 +293,6 @@ def run(part: Part) -> list[str]:
 
 VC_COMPONENTS = {"x64": "Microsoft.VisualStudio.Component.VC.Tools.x86.x64",
                  "arm64": "Microsoft.VisualStudio.Component.VC.Tools.ARM64"}
-VC_VERSION_FILE = "VC/Auxiliary/Build/Microsoft.VCToolsVersion.default.txt"
 
 
 def find_tools(platform: Platform, rootfs: Path | None = None, vswhere: Path | None = None,
@@ -300,11 +300,6 @@ def find_tools(platform: Platform, rootfs: Path | None = None, vswhere: Path | N
     if platform.os == "win":
         return windows_tools(platform.arch, vswhere, windows_kits)
     return linux_tools(platform, rootfs)
-
-
-def default_vswhere() -> Path:
-    program_files = os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)")
-    return Path(program_files) / "Microsoft Visual Studio" / "Installer" / "vswhere.exe"
 
 
 def windows_tools(arch: str, vswhere: Path | None = None, kits_root: Path | None = None,
@@ -315,15 +310,32 @@ def windows_tools(arch: str, vswhere: Path | None = None, kits_root: Path | None
     return Toolset(linker=str(link), lib_paths=(msvc_lib, *windows_sdk(kits_root or registry_kits_root(), arch)))
 
 
+#: What a dry run made off Windows writes for a path only the Windows host resolves.
+ON_WINDOWS_HOST = "resolved on the Windows host"
+#: Both Windows rids are built on x64 runners: arm64 with MSVC's amd64_arm64 tools (Hostx64/arm64),
+#: as upstream cross-builds it (dotnet/runtime eng/pipelines/common/global-build-job.yml @ 00869a8).
+BUILD_HOST_ARCH = "x64"
+
+
+def deferred_windows_tools(arch: str) -> Toolset:
+    """link.exe and the MSVC and Windows SDK library folders for a plan made off Windows: each path
+    says what finds it on the Windows host (vswhere, KitsRoot10), where the same plan resolves them."""
+    msvc_dir = f"<MSVC: vswhere -requires {VC_COMPONENTS[arch]}, {ON_WINDOWS_HOST}>"
+    sdk_dir = f"<Windows SDK: KitsRoot10 Lib\\<newest 10.*>, {ON_WINDOWS_HOST}>"
+    return Toolset(linker=f"{msvc_dir}\\bin\\Host{BUILD_HOST_ARCH}\\{arch}\\link.exe",
+                   lib_paths=(Path(f"{msvc_dir}\\lib\\{arch}"), Path(f"{sdk_dir}\\um\\{arch}"),
+                              Path(f"{sdk_dir}\\ucrt\\{arch}")))
+
+
 def _windows_host_arch(target_arch: str) -> str:
-    """This machine's architecture on Windows; elsewhere (a plan made on Linux) the target's runner's."""
+    """This machine's architecture on Windows; elsewhere (a plan made on Linux) the build runner's."""
     os_name, _, arch = host_rid().partition("-")
-    return arch if os_name == "win" else target_arch
+    return arch if os_name == "win" else BUILD_HOST_ARCH
 
 
 def visual_studio(arch: str, vswhere: Path) -> Path:
     if not vswhere.is_file():
-        raise CiError(f"{vswhere}: vswhere not found: install Visual Studio 2022 17.3+ with "
+        raise CiError(f"{vswhere}: vswhere not found: install Visual Studio 2022 17.3+ or 2026 with "
                       "'Desktop development with C++' (or pass --vswhere)")
     found = run_tool([vswhere, "-latest", "-products", "*", "-requires", VC_COMPONENTS[arch],
                       "-property", "installationPath"]).strip()
@@ -357,20 +369,6 @@ def windows_sdk(kits_root: Path, arch: str) -> tuple[Path, Path]:
         raise InputError(kits_root / "Lib", f"no Windows SDK with um/{arch}/kernel32.lib and ucrt/{arch}/ucrt.lib")
     newest = max(versions, key=lambda v: tuple(int(n) for n in v.name.split(".") if n.isdigit()))
     return newest / "um" / arch, newest / "ucrt" / arch
-
-
-def registry_kits_root() -> Path:
-    """KitsRoot10 from the registry, where the Windows SDK installer records it."""
-    try:
-        import winreg
-    except ImportError:
-        raise CiError("Windows SDK: this host has no registry; pass --windows-kits DIR (the folder holding Lib/)") from None
-    try:
-        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\Microsoft\Windows Kits\Installed Roots",
-                            0, winreg.KEY_READ | winreg.KEY_WOW64_32KEY) as key:
-            return Path(winreg.QueryValueEx(key, "KitsRoot10")[0])
-    except OSError:
-        raise CiError("Windows SDK not installed: no KitsRoot10 in the registry (install the Windows 10/11 SDK)") from None
 
 
 def linux_tools(platform: Platform, rootfs: Path | None = None,
