@@ -54,7 +54,7 @@ def matrix(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: issue-12's rows, each as a ratio to its reference tool measured in the same run."""
+    """Benchmarks (benchmarks/bench.py): each row a ratio to its reference tool measured in the same run."""
     _install(session, ".")
     session.run("python", "-m", "benchmarks", *session.posargs)
 

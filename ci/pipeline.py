@@ -16,6 +16,7 @@ from ci.checks.csharp_apps import default_dotnet
 from ci.checks.csharp_apps import stand_ins as csharp_stand_ins
 from ci.checks.share import measure
 from ci.checks.smoke import smoke
+from ci.checks.twins import build_twins
 from ci.checks.verify import verify
 from ci.containers.images import prepare_runner
 from ci.core.console import console, progress
@@ -25,7 +26,7 @@ from ci.core.lock import locked
 from ci.platforms import Platform
 from ci.platforms.runners import HOW
 from ci.redist.package import find_package, package
-from ci.report import StageResult
+from ci.report import StageResult, Status
 from ci.runtime.fork import stand_in
 from ci.runtime.sources import ForkSource, ReferenceSource
 
@@ -61,14 +62,14 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
 
     def build(r: StageResult) -> None:
         out, rebuilt = source.build(platform, layout.runtime(rid), configuration)
-        r.status = "ok" if rebuilt else "up to date"
+        r.status = Status.OK if rebuilt else Status.UP_TO_DATE
         r.summary = f"{out.name} {out.version} ({out.configuration}) {_kib(out.root / out.library)}"
         state["stand_in"] = _stand_ins(r, stand_in.recorded(out.root))
 
     def package_(r: StageResult) -> None:
         pkg = package(layout.runtime(rid), layout.dist)
         state["archive"] = pkg.archive
-        r.status = "ok" if pkg.rebuilt else "up to date"
+        r.status = Status.OK if pkg.rebuilt else Status.UP_TO_DATE
         r.summary = f"{pkg.archive.name} {_kib(pkg.archive)}, symbols {_kib(pkg.symbols)}"
         r.details = {"archive": str(pkg.archive), "symbols": str(pkg.symbols),
                      "archive_bytes": pkg.archive.stat().st_size, "symbols_bytes": pkg.symbols.stat().st_size}
@@ -83,10 +84,11 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
 
     def apps(r: StageResult) -> None:
         dotnet = source.dotnet(platform) if source.kind == "fork" else default_dotnet()
-        twins = layout.build / rid / "twins" if "savings" in checks else None  # self-contained, to compare
-        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid), dotnet=dotnet, twins=twins)
+        app_set, rebuilt = build_apps(platform, state["archive"], layout.apps(rid), dotnet=dotnet)
+        if "savings" in checks:  # the same apps self-contained, to compare
+            rebuilt = build_twins(platform, app_set, layout.build / rid / "twins")[1] or rebuilt
         state["apps"] = app_set
-        r.status = "ok" if rebuilt else "up to date"
+        r.status = Status.OK if rebuilt else Status.UP_TO_DATE
         csharp = [a for a in app_set.apps if a.path.startswith(f"{CSHARP}/")]
         r.summary = (f"{len(app_set.exes)} apps ({len(csharp)} C#), {len(app_set.apps) - len(app_set.exes)} plugins")
         r.details = {"apps": [a.path for a in app_set.apps]}
@@ -98,11 +100,11 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         r.details = result
         r.summary = f"{len(result['apps'])} binaries, {len(result['violations'])} violations"
         if not result["ok"]:
-            r.status = "failed"
+            r.status = Status.FAILED
 
     def share(r: StageResult) -> None:
         if platform.run_mode == "none":
-            r.status, r.summary = "not run", f"needs a {platform.runner} runner"
+            r.status, r.summary = Status.NOT_RUN, f"needs a {platform.runner} runner"
             return
         prepare_runner(platform)
         result = measure(state["apps"])
@@ -111,19 +113,19 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
         r.summary = (f"{len(result['processes'])} processes {HOW[result['run_mode']]}, one copy each{saved}"
                      if result["ok"] else "; ".join(result["problems"]))
         if not result["ok"]:
-            r.status = "failed"
+            r.status = Status.FAILED
 
     def smoke_(r: StageResult) -> None:
         prepare_runner(platform)
         result = smoke(state["apps"])
         r.details = result
         if not result["ran"]:
-            r.status, r.summary = "not run", result["how"]
+            r.status, r.summary = Status.NOT_RUN, result["how"]
             return
         r.summary = (f"{len(result['results'])} apps ran, {result['how']}" if result["ok"]
                      else "; ".join(result["problems"]))
         if not result["ok"]:
-            r.status = "failed"
+            r.status = Status.FAILED
 
     def savings_(r: StageResult) -> None:
         from ci.checks import savings, twins
@@ -133,7 +135,7 @@ def run_platform(platform: Platform, layout: Layout, configuration: str,
                                 state["archive"])
         savings.record(layout.dist, entry)
         r.details, r.summary = entry, savings.summary(entry) if entry["ok"] else "; ".join(entry["problems"])
-        r.status = "ok" if entry["ok"] else "failed"
+        r.status = Status.OK if entry["ok"] else Status.FAILED
 
     def labelled(check: Callable[[StageResult], None]) -> Callable[[StageResult], None]:
         """A check on apps a stand-in built says so."""
@@ -175,7 +177,7 @@ def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]])
         result = StageResult(name, rid)
         results.append(result)
         if failed:
-            result.status, result.summary = "not run", f"{failed} failed"
+            result.status, result.summary = Status.NOT_RUN, f"{failed} failed"
             continue
         started = time.perf_counter()
         with progress(f"{name} {rid}"):
@@ -184,9 +186,9 @@ def _run_steps(rid: str, steps: list[tuple[str, Callable[[StageResult], None]]])
             except (CiError, OSError) as exc:
                 error = exc if isinstance(exc, CiError) else os_error(exc.filename or name, exc, f"{name} failed")
                 console.print(Text.assemble((f"{name} {rid} failed: ", "red"), error.message), soft_wrap=True)
-                result.status, result.summary = "failed", error.message.splitlines()[0][:120]
+                result.status, result.summary = Status.FAILED, error.message.splitlines()[0][:120]
                 result.details = {"error": error.message}
         result.seconds = time.perf_counter() - started
-        if result.status == "failed":
+        if result.status == Status.FAILED:
             failed = name
     return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from rich.table import Table
@@ -11,14 +12,24 @@ from rich.text import Text
 from ci.core import schemas
 from ci.core.console import append_job_summary
 
-STATUS_STYLE = {"ok": "green", "up to date": "cyan", "failed": "bold red", "not run": "yellow"}
+
+class Status(StrEnum):
+    """A stage's status; the values are report.json's (packaging/report.schema.json)."""
+
+    OK = "ok"
+    UP_TO_DATE = "up to date"
+    FAILED = "failed"
+    NOT_RUN = "not run"
+
+
+STATUS_STYLE = {Status.OK: "green", Status.UP_TO_DATE: "cyan", Status.FAILED: "bold red", Status.NOT_RUN: "yellow"}
 
 
 @dataclass
 class StageResult:
     stage: str
     rid: str
-    status: str = "ok"
+    status: Status = Status.OK
     seconds: float = 0.0
     summary: str = ""
     details: dict = field(default_factory=dict)
@@ -49,7 +60,7 @@ def write_report(path: Path, runtime: str, results: list[StageResult], total: fl
     data = {
         "schema_version": 1,
         "runtime": runtime,
-        "ok": not any(r.status == "failed" for r in results),  # "not run" alone is not a failure
+        "ok": not any(r.status == Status.FAILED for r in results),  # not run alone is not a failure
         "total_seconds": round(total, 3),
         "tool_seconds": {k: round(v, 3) for k, v in sorted(tool_seconds.items())},
         "stages": [asdict(r) | {"seconds": round(r.seconds, 3)} for r in results],

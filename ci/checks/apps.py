@@ -76,16 +76,10 @@ def _link(platform: Platform, runtime: Unpacked, sources: list[str], output: Pat
 
 
 def build_apps(platform: Platform, package: Path, out: Path, apps_dir: Path | None = None,
-               dotnet: Path | None = None, twins: Path | None = None) -> tuple[AppSet, bool]:
+               dotnet: Path | None = None) -> tuple[AppSet, bool]:
     """Unpack `package` into out/runtime and link every app against it (and, when it names an SDK
-    package, build the C# samples from both: ci/checks/csharp_apps.py); with `twins`, also link
-    every app self-contained there, each with a private runtime (ci.checks.twins)."""
-    app_set, rebuilt = _build_split(platform, package, out, apps_dir, dotnet)
-    if twins is not None:
-        from ci.checks.twins import build_twins  # twins builds on this module's app set
-
-        rebuilt = build_twins(platform, app_set, twins, apps_dir)[1] or rebuilt
-    return app_set, rebuilt
+    package, build the C# samples from both: ci/checks/csharp_apps.py)."""
+    return _build_split(platform, package, out, apps_dir, dotnet)
 
 
 def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | None,

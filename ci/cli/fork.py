@@ -13,11 +13,12 @@ from ci.core.errors import CiError
 
 def _checkout(args: argparse.Namespace) -> Path:
     from ci.runtime.fork.checkout import check_checkout
-    from ci.runtime.sources import ENV_VAR
+    from ci.runtime.sources import ENV_VAR, fork_checkout
 
-    if not args.runtime_repo:
+    repo = fork_checkout(args.runtime_repo)
+    if not repo:
         raise CiError(f"{args.command} needs the fork: pass --runtime-repo PATH or set {ENV_VAR}")
-    return check_checkout(args.runtime_repo)
+    return check_checkout(repo)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ def configurations(p: argparse.ArgumentParser) -> None:
 
 
 def runtime_repo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runtime-repo", metavar="PATH", default=os.environ.get("RUNTIME_REPO") or None,
+    p.add_argument("--runtime-repo", metavar="PATH",  # $RUNTIME_REPO: read by ci.runtime.sources
                    help="checkout of the split-runtime fork (default: $RUNTIME_REPO; neither: the reference runtime)")
 
 

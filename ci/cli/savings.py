@@ -21,6 +21,7 @@ from ci.core.console import console
 def cmd_savings(args: argparse.Namespace) -> int:
     from ci.checks.savings import CHART, SAVINGS, rows
     from ci.pipeline import Layout, run_platform
+    from ci.report import Status
     from ci.runtime.sources import ReferenceSource
 
     layout = Layout(Path(args.build_dir), Path(args.dist))
@@ -29,7 +30,7 @@ def cmd_savings(args: argparse.Namespace) -> int:
         results = [r for p in platforms.select(args.platform)
                    for r in run_platform(p, layout, args.configuration, ("savings",), source=ReferenceSource())]
     entries = [r.details for r in results if r.stage == "savings" and "disk" in r.details]
-    failed = [r for r in results if r.status == "failed"]
+    failed = [r for r in results if r.status == Status.FAILED]
     if args.json:
         print(json.dumps({"schema_version": 1, "platforms": {e["rid"]: e for e in entries}}, indent=2))
     else:

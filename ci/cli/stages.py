@@ -112,10 +112,12 @@ def cmd_package(args: argparse.Namespace) -> int:
 
 def cmd_apps(args: argparse.Namespace) -> int:
     from ci.checks.apps import build_apps
+    from ci.checks.twins import build_twins
 
     platform = platforms.get_platform(args.platform or platforms.host_rid())
-    app_set, rebuilt = build_apps(platform, Path(args.package), Path(args.out),
-                                  twins=Path(args.twins) if args.twins else None)
+    app_set, rebuilt = build_apps(platform, Path(args.package), Path(args.out))
+    if args.twins:
+        rebuilt = build_twins(platform, app_set, Path(args.twins))[1] or rebuilt
     console.print(f"{'linked' if rebuilt else 'up to date'}: {len(app_set.apps)} binaries in {app_set.root}",
                   markup=False)
     return 0

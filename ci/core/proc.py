@@ -8,7 +8,6 @@ memory is read (checks/share.py) and the fork's hour-long build streamed line by
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ci.core.console import in_github_actions
 from ci.core.errors import CiError, EnvironmentProblem
 
 #: Wall seconds spent in each external tool in this process, for the report.
@@ -46,7 +46,7 @@ def run(args: Sequence[str | Path], cwd: Path | None = None, env: Mapping[str, s
     (`quiet`: thrown away, for daemons that keep the pipes open). A program that is not there or
     does not finish within `timeout` seconds is a one-line error."""
     argv = [str(a) for a in args]
-    if os.environ.get("GITHUB_ACTIONS") == "true":
+    if in_github_actions():
         print(f"$ {' '.join(argv)}", file=sys.stderr, flush=True)  # in the step's log group; stdout may be JSON
     output = subprocess.DEVNULL if quiet else subprocess.PIPE
     started = time.perf_counter()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.core.errors import CiError
+from ci.core.errors import CiError, EnvironmentProblem
 from ci.core.proc import run
 
 #: A compiler answers in well under a second; a hung one must not hang the pipeline.
@@ -33,8 +33,8 @@ class Found:
     how: str
 
 
-class ToolMissing(CiError):
-    pass
+class ToolMissing(EnvironmentProblem):
+    """No candidate fits: the machine lacks a tool (exit 3, the README's exit-code table)."""
 
 
 #: A candidate: how it is looked up (said in the error when nothing fits), and its path if it exists.

@@ -52,10 +52,15 @@ class ForkSource:
         return ForkLayout(self.checkout, platform, DEFAULT_CONFIGURATION).dotnet
 
 
+def fork_checkout(repo: str | Path | None, env: Mapping[str, str] = os.environ) -> str | Path | None:
+    """The fork checkout asked for: --runtime-repo, else $RUNTIME_REPO (the one place that reads it)."""
+    return repo or env.get(ENV_VAR) or None
+
+
 def runtime_source(repo: str | Path | None = None, env: Mapping[str, str] = os.environ,
                    options: ForkOptions = ForkOptions()) -> ReferenceSource | ForkSource:
     """--runtime-repo, else $RUNTIME_REPO, else the reference runtime."""
-    chosen = repo or env.get(ENV_VAR)
+    chosen = fork_checkout(repo, env)
     return ForkSource(check_checkout(chosen), options) if chosen else ReferenceSource()
 
 

@@ -14,6 +14,7 @@ from ci.core.errors import InputError
 from ci.core.resources import data_file
 from ci.platforms import Platform
 from ci.runtime.fork import cmake
+from ci.runtime.output import DEFAULT_LIBRARIES_CONFIGURATION
 
 NATIVEAOT = "src/coreclr/nativeaot"
 BOOTSTRAP_DIR = f"{NATIVEAOT}/Bootstrap"
@@ -104,7 +105,7 @@ class ForkLayout:
     checkout: Path
     platform: Platform
     configuration: str  # the runtime configuration (-rc)
-    libraries_configuration: str = "Release"  # -lc
+    libraries_configuration: str = DEFAULT_LIBRARIES_CONFIGURATION  # -lc
 
     @property
     def os_name(self) -> str:
