@@ -20,7 +20,7 @@ GROUPS = {
     "stages": ("pipeline", "build", "package", "apps", "verify", "share", "smoke", "matrix"),
     "fork": ("plan", "fork-check", "fork-cache"),
     "release": ("publish", "fetch", "provenance"),
-    "containers": ("images", "container-run", "crosscheck"),
+    "containers": ("images", "container-run", "wine-root", "crosscheck"),
     "savings": ("savings",),
     "toolchains": ("toolchains", "build-host"),
     "abi": ("abi",),
