@@ -4,7 +4,6 @@ same package bytes, and the same bytes for every app and plugin linked against i
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,30 +11,7 @@ from pathlib import Path
 import pytest
 
 from ci.platforms import get_platform
-from tests.conftest import REPO
-
-GIT_DATE = "2026-01-02T03:04:05+00:00"
-
-
-def _tracked_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout
-    return [f for f in listed.split("\0") if f and (REPO / f).is_file()]
-
-
-def _clone(dest: Path, reverse: bool) -> Path:
-    """A copy of the work tree written in the given file order, committed with a fixed date."""
-    files = _tracked_files()
-    for name in reversed(files) if reverse else files:
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / name, target)  # fresh mtimes and umask-made modes
-        shutil.copymode(REPO / name, target)
-    env = {**os.environ, "GIT_AUTHOR_DATE": GIT_DATE, "GIT_COMMITTER_DATE": GIT_DATE,
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
-        subprocess.run(["git", *args], cwd=dest, env=env, check=True, capture_output=True)
-    return dest
+from tests.e2e.helpers import clone_tree
 
 
 def _package_and_link(clone: Path, rid: str, umask: str, tz: str, locale: str) -> tuple[Path, Path]:
@@ -58,8 +34,8 @@ def _contents(top: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("rid", ["linux-x64", "linux-arm64", "win-x64", "win-arm64"])
 def test_two_clones_give_identical_packages_apps_and_plugins(tmp_path, rid):
-    dist_1, bin_1 = _package_and_link(_clone(tmp_path / "a", reverse=False), rid, "022", "UTC", "C.UTF-8")
-    dist_2, bin_2 = _package_and_link(_clone(tmp_path / "elsewhere" / "deeper" / "b", reverse=True), rid,
+    dist_1, bin_1 = _package_and_link(clone_tree(tmp_path / "a", reverse=False), rid, "022", "UTC", "C.UTF-8")
+    dist_2, bin_2 = _package_and_link(clone_tree(tmp_path / "elsewhere" / "deeper" / "b", reverse=True), rid,
                                       "002", "Pacific/Chatham", "C")
     one, two = _contents(dist_1), _contents(dist_2)
     # archive, symbols, manifest copy, SBOM, runtime pack (.nupkg), SHA256SUMS
