@@ -160,16 +160,21 @@ def _file_identity(path: Path) -> tuple[tuple[int, int], int]:
 
 
 def _is_runtime(region: Region, library_name: str, package_file: tuple[tuple[int, int], int]) -> bool:
-    return os.path.basename(region.path) == library_name or (region.device, region.inode) == package_file
+    """The package's file, or any file named as Runtime.Base is (libRuntime.Base.so, .so.M, .so.M.m.p;
+    Runtime.Base.dll): a stray copy is found under whichever of its names the loader took."""
+    name = os.path.basename(region.path)
+    return (name == library_name or name.startswith(f"{library_name}.")
+            or (region.device, region.inode) == package_file)
 
 
 def measure(app_set: AppSet) -> dict:
     library = app_set.runtime.library.resolve()
     package_file = _file_identity(library)
-    with Runner(get_platform(app_set.rid)) as runner:
+    platform = get_platform(app_set.rid)
+    with Runner(platform) as runner:
         runner.add_library_dir(library.parent)
         with holding(app_set, runner) as held:
-            processes = [_process_view(h, library, package_file, runner) for h in held]
+            processes = [_process_view(h, platform.toolchain.library_name, package_file, runner) for h in held]
     return _summarize(processes, library, runner.mode)
 
 
@@ -177,9 +182,9 @@ def _sum_kib(values: list[int | None]) -> int | None:
     return None if any(v is None for v in values) else sum(values) // 1024
 
 
-def _process_view(h: Held, library: Path, package_file: tuple[tuple[int, int], int], runner: Runner) -> dict:
+def _process_view(h: Held, library_name: str, package_file: tuple[tuple[int, int], int], runner: Runner) -> dict:
     try:
-        mapped = [r for r in regions(h.process.pid) if _is_runtime(r, library.name, package_file)]
+        mapped = [r for r in regions(h.process.pid) if _is_runtime(r, library_name, package_file)]
     except (psutil.Error, OSError):
         raise StageFailed(f"share: {h.name} exited before its memory maps were read (it must hold on --hold)") from None
     files = sorted({(r.device, r.inode, r.path) for r in mapped})

@@ -125,8 +125,13 @@ class _Gcc:
     def objcopy(self) -> str:
         return locate(self)["objcopy"]
 
+    def versions(self) -> list[str]:
+        """What the tools say they are: the toolchain as a build record and an SBOM name it."""
+        return [tool_version(self.cc[0]), tool_version(self.objcopy)]
+
     def identity(self) -> list[str]:
-        return [tool_version(self.cc[0]), tool_version(self.objcopy), recipe()]
+        """What a cache key needs: the tools, and the flags this module gives them."""
+        return [*self.versions(), recipe()]
 
     def path_independent(self, source_dir: Path) -> list[str]:
         """Debug info that names sources relative to `source_dir`, whatever the clone path."""
@@ -280,12 +285,14 @@ class ClangCoff(_Windows):
         return (tools["clang"], f"--target={self.target}", "-nostdlibinc", "-isystem", tools["headers"], "-D_UCRT",
                 "-D__USE_MINGW_ANSI_STDIO=0")
 
+    def versions(self) -> list[str]:
+        tools = locate(self)
+        return [tool_version(tools["clang"]), tool_version(tools["lld-link"])]
+
     def identity(self) -> list[str]:
         """Also the winrt sources: every binary of this toolchain links winrt.lib."""
-        tools = locate(self)
         winrt = source_tree("reference") / "winrt" / self.machine
-        return [tool_version(tools["clang"]), tool_version(tools["lld-link"]), recipe(),
-                cache.digest({p.name: p for p in winrt.iterdir() if p.is_file()})]
+        return [*self.versions(), recipe(), cache.digest({p.name: p for p in winrt.iterdir() if p.is_file()})]
 
     def runtime_cflags(self) -> list[str]:
         return ["-gcodeview"]

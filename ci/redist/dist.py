@@ -20,7 +20,7 @@ from ci.redist.checksums import SUMS, read_sums, write_sums_from
 ARCHIVE_SUFFIXES = (".tar.gz", ".zip")
 SBOM_SUFFIX = ".cdx.json"  # the CycloneDX SBOM beside each package (ci/redist/sbom.py)
 #: What SHA256SUMS (and so provenance and publish) covers.
-NUPKG_SUFFIX = ".nupkg"  # the NuGet packages (ci/redist/nuget.py)
+NUPKG_SUFFIX = ".nupkg"  # the NuGet packages (ci/redist/nuget.py writes them)
 SUMMED_SUFFIXES = (*ARCHIVE_SUFFIXES, SBOM_SUFFIX, NUPKG_SUFFIX)
 _STAGING = ".staging"
 

@@ -21,9 +21,9 @@ from xml.sax.saxutils import escape
 
 from ci.core.resources import packaging_file
 from ci.redist import archive
+from ci.redist.dist import NUPKG_SUFFIX
 
 SDK_ID = "RuntimeBase.Sdk"
-SUFFIX = ".nupkg"
 _MSBUILD = ("props", "targets")
 
 
@@ -32,7 +32,7 @@ def runtime_id(rid: str) -> str:
 
 
 def nupkg_name(package_id: str, version: str) -> str:
-    return f"{package_id}.{version}{SUFFIX}"
+    return f"{package_id}.{version}{NUPKG_SUFFIX}"
 
 
 def msbuild_dir() -> Path:

@@ -128,7 +128,7 @@ def build_reference_runtime(platform: Platform, out: Path, configuration: str, s
         root=out, name="Runtime.Base", version=version, rid=platform.rid, configuration=configuration,
         source=source, library=rel(linked.library), link=tuple(map(rel, linked.link)),
         include=tuple(include), debug=tuple(map(rel, linked.debug)), extra=tuple(map(rel, linked.extra)),
-        toolchain=tuple(platform.toolchain.identity()), static_inputs=_static_inputs(platform, source_dir),
+        toolchain=tuple(platform.toolchain.versions()), static_inputs=_static_inputs(platform, source_dir),
     )
     result.write()
     cache.mark_fresh(out / cache.STAMP, key)

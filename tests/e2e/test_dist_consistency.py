@@ -15,6 +15,7 @@ from tests.conftest import REPO, assert_one_line_error, run_ci
 
 RID = "linux-x64"
 STEM = f"runtime-base-10.0.0-ref.1-{RID}"
+NUPKG = f"RuntimeBase.Runtime.{RID}.10.0.0-ref.1.nupkg"  # the NuGet runtime pack, checksummed like the archives
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def _epoch_of_set(dist: Path) -> int:
         inside = tar.extractfile("manifest.json").read()
     assert (dist / f"{STEM}.manifest.json").read_bytes() == inside
     listed = {line.split()[1] for line in (dist / "SHA256SUMS").read_text().splitlines()}
-    assert listed == {f"{STEM}.tar.gz", f"{STEM}-symbols.tar.gz", f"{STEM}.cdx.json"}
+    assert listed == {f"{STEM}.tar.gz", f"{STEM}-symbols.tar.gz", f"{STEM}.cdx.json", NUPKG}
     return json.loads(inside)["source_date_epoch"]
 
 

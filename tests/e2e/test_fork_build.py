@@ -181,18 +181,18 @@ def test_linux_x64_from_the_fork_to_a_package(checkout, stand_in, tmp_path, monk
     assert rebuilt and len(runs(stand_in)) == 1
     assert BuildOutput.read(out) == built
     assert (built.library, built.link, built.debug) == (
-        "lib/libRuntime.Base.so", ("lib/libRuntime.Base.so",), ("lib/libRuntime.Base.so.dbg",))
+        "lib/libRuntime.Base.so.10.0.0", ("lib/libRuntime.Base.so",), ("lib/libRuntime.Base.so.10.0.0.dbg",))
     assert fork_link.build_runtime_base(checkout, LINUX_X64, out, "Debug")[1] is False and len(runs(stand_in)) == 1
 
     pkg = package(out, tmp_path / "dist")
     manifest = json.loads(pkg.manifest.read_text())
     assert manifest["source"] == {"kind": "fork", "commit": built.source.commit, "dirty": False}
-    assert manifest["version"] == f"10.0.0-fork.{built.source.commit[:12]}" and manifest["soname"] == "libRuntime.Base.so"
+    assert manifest["version"] == f"10.0.0-fork.{built.source.commit[:12]}" and manifest["soname"] == "libRuntime.Base.so.10"
     # Names only: on Linux ILC's arguments carry no DATA, so the stand-in ILC defines every symbol as a function.
     assert sorted(e["name"] for e in manifest["exports"]) == sorted(e.name for e in exports.read_exports())
     debuglink = subprocess.run(["readelf", "--string-dump=.gnu_debuglink", out / built.library],
                                check=False, capture_output=True, text=True, errors="replace")
-    assert "libRuntime.Base.so.dbg" in debuglink.stdout
+    assert "libRuntime.Base.so.10.0.0.dbg" in debuglink.stdout
 
 
 def test_missing_outputs_after_the_build_name_their_build_step(checkout, stand_in, tmp_path, monkeypatch, capsys):

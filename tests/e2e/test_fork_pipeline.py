@@ -104,7 +104,7 @@ def test_the_csharp_samples_are_built_from_the_packages_only_and_run(run):
     ran = {r["app"]: r for r in smoke}
     for name in csharp:
         assert ran[name]["exit"] == 0 and ran[name]["report"]["stand_in"] is True
-        assert Path(ran[name]["report"]["runtime_path"]) == (apps_root / "runtime").resolve() / "lib" / "libRuntime.Base.so"
+        assert Path(ran[name]["report"]["runtime_path"]) == (apps_root / "runtime").resolve() / "lib" / "libRuntime.Base.so.10.0.0"
     shared = {p["app"] for p in stage(run, "share")["details"]["processes"]}
     assert set(csharp) <= shared
     verified = stage(run, "verify")["details"]["apps"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ci.redist import nuget
+from ci.redist.dist import NUPKG_SUFFIX
 from ci.runtime.fork import linkplan
 from tests.conftest import REPO
 from tests.e2e.test_fork_pipeline import stand_in_env
@@ -77,7 +78,7 @@ def built(tmp_path_factory) -> dict:
     version = json.loads(next(dist.glob("runtime-base-*.manifest.json")).read_text())["version"]
     feed = tmp / "feed"
     feed.mkdir()
-    for nupkg in dist.glob(f"*{nuget.SUFFIX}"):
+    for nupkg in dist.glob(f"*{NUPKG_SUFFIX}"):
         shutil.copy(nupkg, feed)
     denv = nuget_env(tmp)
     split = sample_project(tmp / "split", version)

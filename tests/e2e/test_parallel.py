@@ -16,7 +16,7 @@ def _dist(root, jobs: str) -> dict[str, bytes]:
 def test_platforms_in_parallel_make_the_same_bytes_as_one_at_a_time(tmp_path):
     one_at_a_time = _dist(tmp_path / "sequential", "1")
     side_by_side = _dist(tmp_path / "parallel", "4")
-    assert len(one_at_a_time) == 4 * 4 + 1 + 4  # per rid: archive, symbols, manifest copy, SBOM, stamp; SHA256SUMS
+    assert len(one_at_a_time) == 4 * 5 + 1 + 4  # per rid: archive, symbols, manifest copy, SBOM, runtime pack; SHA256SUMS; a stamp per rid
     assert one_at_a_time == side_by_side
 
 

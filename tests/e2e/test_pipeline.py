@@ -80,7 +80,7 @@ def test_sha256sums_cover_every_archive(pipeline):
     done = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=dist, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     listed = {line.split()[1] for line in (dist / "SHA256SUMS").read_text().splitlines()}
-    assert listed == {p.name for p in dist.iterdir() if p.name.endswith((".tar.gz", ".cdx.json"))}
+    assert listed == {p.name for p in dist.iterdir() if p.name.endswith((".tar.gz", ".cdx.json", ".nupkg"))}
 
 
 def test_share_report_shows_one_copy_and_saved_pss(pipeline):

@@ -140,7 +140,7 @@ def test_the_win_x64_platform_compiles_with_the_runners_mingw(tmp_path, monkeypa
     assert toolchain.cc == (str(bin_dir / "x86_64-w64-mingw32-gcc"),)
     assert toolchain.objcopy == str(bin_dir / "objcopy")
     assert toolchain.windres == str(bin_dir / "windres")
-    assert toolchain.identity() == ["gcc.exe (x86_64-posix-seh-rev0, Built by MinGW-Builds project) 15.2.0",
+    assert toolchain.versions() == ["gcc.exe (x86_64-posix-seh-rev0, Built by MinGW-Builds project) 15.2.0",
                                     "GNU objcopy (GNU Binutils) 2.46"]
 
 

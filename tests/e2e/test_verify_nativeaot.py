@@ -30,7 +30,7 @@ def runtimes(tmp_path_factory) -> dict[str, Path]:
     """The reference Runtime.Base built for linux-x64 and win-x64: rid -> its library."""
     root = tmp_path_factory.mktemp("runtimes")
     found = {}
-    for rid, pattern in (("linux-x64", "lib/libRuntime.Base.so.*[0-9]"), ("win-x64", "lib/Runtime.Base.dll")):
+    for rid, pattern in (("linux-x64", "lib/libRuntime.Base.so.*.*.*[0-9]"), ("win-x64", "lib/Runtime.Base.dll")):
         done = run_ci("build", "--platform", rid, "--out", root / rid)
         assert done.returncode == 0, done.stdout + done.stderr
         (found[rid],) = (root / rid).glob(pattern)
