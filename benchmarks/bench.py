@@ -159,6 +159,35 @@ def cli_rows(repo: Path, tmp: Path) -> list[dict]:
     ]
 
 
+def nativeaot_rows(repo: Path, tmp: Path) -> list[dict]:
+    """The NativeAOT twins' publish (ci.checks.nativeaot, every sample and the plugin) against the same
+    `dotnet publish` commands typed one after another on a copy of samples/. NuGet's cache is warm
+    for both (a first publish fills it), so the row compares our orchestration, not the network."""
+    from ci.checks import nativeaot
+    from ci.checks.csharp_apps import default_dotnet
+    from ci.runtime.fork import linkplan
+
+    dotnet = default_dotnet()
+    if dotnet is None:
+        return [{"what": "NativeAOT twins publish (linux-x64)", "reference": "dotnet publish, one after another",
+                 "bound": "not measured: no dotnet on PATH"}]
+    source = tmp / "samples"
+    shutil.copytree(linkplan.samples_dir(), source, ignore=shutil.ignore_patterns("bin", "obj"))
+    commands = [nativeaot.publish_command(dotnet, source / folder / f"{name}.csproj", "linux-x64",
+                                          tmp / "ref" / name, tmp / "ref" / f"{name}.map")
+                for name, folder in nativeaot.samples()]
+    run(commands[0])  # fills NuGet's cache and starts MSBuild's build server, for both sides alike
+    shutil.rmtree(tmp / "ref")
+    shutil.rmtree(source / "hello" / "obj")
+    ref = run([" && ".join(subprocess.list2cmdline(c) for c in commands)], shell=True)
+    publish = ("import sys; from pathlib import Path; from ci.checks import nativeaot; from ci.platforms import "
+               "get_platform; nativeaot.publish_all(get_platform('linux-x64'), Path(sys.argv[1]), Path(sys.argv[2]))")
+    ours = run([sys.executable, "-c", publish, tmp / "ours", dotnet], cwd=repo)
+    return [row(f"NativeAOT twins publish, linux-x64 ({len(commands)} projects)", ours,
+                "the same dotnet publish commands, one after another", ref,
+                "dotnet publish itself (ILC and the link); ours adds the plugin hosts' clang compiles")]
+
+
 def nox_rows(repo: Path) -> list[dict]:
     nox = [sys.executable, "-m", "nox", "-f", repo / "noxfile.py"]
     run([*nox, "-s", "package"], cwd=repo)  # makes the session venv when there is none, and the build
@@ -186,7 +215,8 @@ def run_all(repo: Path, with_nox: bool = True) -> dict:
         build = make_build(tmp / "build-real", repo, 100 * MB)
         sparse = make_build(tmp / "build-sparse", repo, 1 << 30, sparse=True)
         rows = [*compression_rows(repo, build, tmp), *package_rows(repo, tmp, build, sparse),
-                *reader_rows(), *cli_rows(repo, tmp), *(nox_rows(repo) if with_nox else [])]
+                *reader_rows(), *cli_rows(repo, tmp), *nativeaot_rows(repo, tmp),
+                *(nox_rows(repo) if with_nox else [])]
     return {"schema_version": 1, "repo": str(repo), "cores": os.cpu_count(),
             "load_average": [round(x, 2) for x in os.getloadavg()], "python": sys.version.split()[0],
             "seconds": round(time.perf_counter() - started, 1), "rows": rows}

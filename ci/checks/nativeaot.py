@@ -85,7 +85,7 @@ def _env() -> dict[str, str]:
             "DOTNET_SKIP_FIRST_TIME_EXPERIENCE": "1"}
 
 
-def _samples() -> list[tuple[str, str]]:
+def samples() -> list[tuple[str, str]]:
     """(name, project folder below samples/) of every sample, the plugin library last."""
     return [(n, n) for n in linkplan.sample_names()] + [(PLUGIN, f"plugins/{PLUGIN}")]
 
@@ -128,7 +128,7 @@ def publish_all(platform: Platform, out: Path, dotnet: Path) -> tuple[AotSet, bo
     source = out / "src"
     shutil.copytree(linkplan.samples_dir(), source, ignore=shutil.ignore_patterns("bin", "obj"))
     published = []
-    for name, folder in _samples():
+    for name, folder in samples():
         started = time.perf_counter()
         link_map = out / "maps" / f"{name}.map"
         link_map.parent.mkdir(parents=True, exist_ok=True)
