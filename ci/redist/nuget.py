@@ -15,16 +15,29 @@ is no core-properties part (.psmdcp), which the NuGet client does not need to re
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import zipfile
+from collections.abc import Iterable
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+from ci.core.errors import StageFailed
 from ci.core.resources import packaging_file
+from ci.platforms import Platform
+from ci.platforms.toolchains import GnuElf
 from ci.redist import archive
 from ci.redist.dist import NUPKG_SUFFIX
+from ci.runtime.fork.layout import SdkLayout
+from ci.runtime.versioning import Version
 
 SDK_ID = "RuntimeBase.Sdk"
 _MSBUILD = ("props", "targets")
+#: NuGet's package id rule (NuGet.Packaging PackageIdValidator): dot- or dash-separated words, 100 at most.
+_ID = re.compile(r"\w+([.-]\w+)*")
+_ID_MAX = 100
+_NUSPEC_NS = "{http://schemas.microsoft.com/packaging/2013/01/nuspec.xsd}"
 
 
 def runtime_id(rid: str) -> str:
@@ -84,6 +97,58 @@ def write_nupkg(dest: Path, package_id: str, version: str, description: str, fil
         return archive.write_zip(dest, {**written, **files}, epoch, first=spec)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def runtime_assets(platform: Platform, version: str) -> list[str]:
+    """What RuntimeBase.Sdk.targets takes from the runtime pack (RuntimeBaseLibrary and, published
+    app-local, the library itself): the soname of the version's major, or the DLL and import library."""
+    native = f"runtimes/{platform.rid}/native"
+    toolchain = platform.toolchain
+    if isinstance(toolchain, GnuElf):
+        return [f"{native}/{toolchain.soname(Version.parse(version).major)}", "manifest.json"]
+    return [f"{native}/{toolchain.library_name}", f"{native}/{toolchain.import_library}", "manifest.json"]
+
+
+def sdk_assets(platforms: Iterable[Platform], configuration: str) -> list[str]:
+    """What RuntimeBase.Sdk.targets points the SDK's targets at, per packaged rid: ILC, the Outplace
+    CoreLib and the bootstrapperoutplace object (named as the SDK layout names them)."""
+    assets = [f"{folder}/{SDK_ID}.{kind}" for folder in ("build", "buildTransitive") for kind in _MSBUILD]
+    for platform in platforms:
+        root = Path("ilc") / platform.rid
+        layout = SdkLayout(root, platform, configuration)
+        assets += [product.path.as_posix() for product in
+                   (layout.ilc, layout.outplace_corelib, layout.aotsdk("obj", "bootstrapperoutplace"))]
+    return assets
+
+
+def check_nupkg(path: Path, package_id: str, version: str, assets: Iterable[str]) -> None:
+    """Read a written package back as the NuGet client reads it: a nuspec at the root whose id and
+    version are the package's, and every asset the MSBuild targets take from it; else one line."""
+    def fail(problem: str) -> StageFailed:
+        return StageFailed(f"package: {path.name}: {problem}")
+
+    if len(package_id) > _ID_MAX or not _ID.fullmatch(package_id):
+        raise fail(f"{package_id!r} is not a NuGet package id (words joined by '.' or '-', at most {_ID_MAX})")
+    try:
+        with zipfile.ZipFile(path) as package:
+            names = set(package.namelist())
+            spec = package.read(f"{package_id}.nuspec")
+    except KeyError:
+        raise fail(f"has no {package_id}.nuspec at its root") from None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise fail(f"cannot be read as a zip ({exc})") from None
+    try:
+        metadata = ElementTree.fromstring(spec).find(f"{_NUSPEC_NS}metadata")
+    except ElementTree.ParseError as exc:
+        raise fail(f"its nuspec is not XML ({exc})") from None
+    found = {field: (metadata.findtext(f"{_NUSPEC_NS}{field}") if metadata is not None else None)
+             for field in ("id", "version", "authors", "description")}
+    if (found["id"], found["version"]) != (package_id, version) or not all(found.values()):
+        raise fail(f"its nuspec says id {found['id']!r}, version {found['version']!r} (authors and description "
+                   f"required), not {package_id} {version}")
+    missing = sorted(set(assets) - names)
+    if missing:
+        raise fail(f"missing {', '.join(missing)} (the MSBuild targets need them)")
 
 
 def runtime_files(rid: str, files: dict[str, Path], manifest: Path, sbom: Path, include: str = "include/") -> dict[str, Path]:

@@ -159,16 +159,18 @@ def _write_nupkgs(staged: Staged, build: BuildOutput, files: dict[str, Path], sd
     from ci.redist import nuget
 
     rid, version, commit = build.rid, build.version, build.source.commit
+    platform = get_platform(rid)
     jobs = [(nuget.runtime_id(rid), f"Runtime.Base {version} for {rid}: the shared runtime, its header, manifest and SBOM",
-             nuget.runtime_files(rid, files, manifest, sbom_file))]
+             nuget.runtime_files(rid, files, manifest, sbom_file), nuget.runtime_assets(platform, version))]
     parts = staged.root / ".nuget-parts"
     parts.mkdir()
     if sdk_files:
         jobs.append((nuget.SDK_ID, f"Build NativeAOT apps that import Runtime.Base {version} (PublishAot)",
-                     nuget.sdk_files({rid: sdk_files}, version, parts)))
-    for package_id, description, entries in jobs:
+                     nuget.sdk_files({rid: sdk_files}, version, parts), nuget.sdk_assets([platform], build.configuration)))
+    for package_id, description, entries, assets in jobs:
         name = nuget.nupkg_name(package_id, version)
         staged.sums[name] = nuget.write_nupkg(staged.path(name), package_id, version, description, entries, epoch, commit)
+        nuget.check_nupkg(staged.path(name), package_id, version, assets)
     shutil.rmtree(parts)
 
 
