@@ -18,6 +18,7 @@ from ci.core.lock import locked
 from ci.core.resources import source_tree
 from ci.platforms import Platform
 from ci.redist.unpack import Unpacked, open_unpacked, unpack
+from ci.runtime.versioning import Version
 
 APP_SET = "apps.json"
 SOURCES = "src"  # the apps' sources, copied into the app set while it is built
@@ -128,8 +129,33 @@ def _link_all(platform: Platform, runtime: Unpacked, described: dict, apps_dir: 
     return tuple(apps)
 
 
+#: .NET's default roll-forward policy (runtimeconfig.json rollForward): any later minor or patch of
+#: the major an app was built against; the ELF soname and version nodes enforce it at load.
+ROLL_FORWARD = "Minor"
+
+
+def requirement(manifest: dict) -> dict:
+    """What every app of a set needs of its runtime: the package it was built against, rolled forward."""
+    version = Version.parse(manifest["version"])
+    return {"name": manifest["name"], "rid": manifest["rid"], "version": f"{version.major}.{version.minor}",
+            "roll_forward": ROLL_FORWARD, "abi_hash": manifest["abi_hash"]}
+
+
+def requirement_problem(required: dict, manifest: dict) -> str | None:
+    """Why a runtime package does not satisfy an app set's requirement, or None."""
+    have = Version.parse(manifest["version"])
+    major, minor = map(int, str(required["version"]).split("."))
+    if (required["name"], required["rid"]) != (manifest["name"], manifest["rid"]):
+        return f"needs {required['name']} for {required['rid']}, the runtime is {manifest['name']} for {manifest['rid']}"
+    if have.major != major or have.minor < minor:
+        return f"needs {required['name']} {major}.{minor} or a later {major}.x, the runtime is {manifest['version']}"
+    if have.minor == minor and required["abi_hash"] != manifest["abi_hash"]:
+        return f"was built against ABI {required['abi_hash'][:12]}, the runtime {manifest['version']} has {manifest['abi_hash'][:12]}"
+    return None
+
+
 def _write_app_set(app_set: AppSet) -> None:
-    data = {"rid": app_set.rid, "runtime": "runtime",
+    data = {"rid": app_set.rid, "runtime": "runtime", "requires": requirement(app_set.runtime.manifest),
             "apps": [asdict(a) for a in app_set.apps],
             "sha256": {a.path: sha256_file(app_set.path(a)) for a in app_set.apps}}
     atomic_write_text(app_set.root / APP_SET, json.dumps(data, indent=2) + "\n")
@@ -149,6 +175,12 @@ def read_app_set(root: Path) -> AppSet:
     runtime = open_unpacked(root / runtime_dir)
     if rid != runtime.rid:
         raise InputError(listing, f"says {rid}, but its runtime package is {runtime.rid}")
+    try:
+        problem = requirement_problem(data["requires"], runtime.manifest)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(listing, f"malformed requirement ({exc!r})") from None
+    if problem:
+        raise InputError(listing, problem)
     for app in apps:
         if not (root / app.path).is_file():
             raise InputError(root / app.path, f"{app.name} is listed in {APP_SET} but missing")

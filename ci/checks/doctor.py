@@ -24,10 +24,9 @@ from ci.core.proc import run
 from ci.platforms import Platform, for_binary, host_rid
 from ci.redist.install import LIB
 from ci.redist.unpack import MANIFEST
-from ci.runtime.exports import NODE_PREFIX
+from ci.runtime.exports import newest_node, node_release
 
 _SONAME = re.compile(r"libRuntime\.Base\.so\.(\d+)")
-_NODE = re.compile(re.escape(NODE_PREFIX) + r"(\d+)\.(\d+)")
 #: `ldconfig -p`'s tag for each architecture (glibc elf/cache.c print_entry).
 _CACHE_ARCH = {"x64": "x86-64", "arm64": "AArch64"}
 RUNS, NOT_FOUND, TOO_OLD = "runs", "not found", "too old"
@@ -70,10 +69,10 @@ def requirement(app: Binary, platform: Platform) -> Requirement:
         raise BadInput(f"{app.path}: does not import Runtime.Base (needs {', '.join(app.needed) or 'nothing'})")
     soname = needed[0]
     major = int(_SONAME.fullmatch(soname)[1])
-    nodes = sorted({s.version for s in app.imports_from(soname) if s.version},
-                   key=lambda v: tuple(int(n) for n in _NODE.fullmatch(v).groups()) if _NODE.fullmatch(v) else (0, 0))
-    minors = [int(m[2]) for m in map(_NODE.fullmatch, nodes) if m]
-    return Requirement(soname, major, max(minors, default=0), tuple(nodes), platform.rid)
+    nodes = sorted({s.version for s in app.imports_from(soname) if s.version}, key=lambda v: node_release(v) or (0, 0))
+    newest = newest_node(nodes)
+    release = node_release(newest) if newest else None
+    return Requirement(soname, major, release[1] if release else 0, tuple(nodes), platform.rid)
 
 
 def _cache_entries(cache: Path, platform: Platform) -> dict[str, Path]:

@@ -48,6 +48,21 @@ def check_manifest(manifest: dict, source: Path, expected_rid: str | None = None
         for name in [value] if isinstance(value, str) else value:
             if name not in paths and not (role == "link" and name in linked):
                 raise InputError(source, f"{MANIFEST}: its {role} {name!r} is not among its files")
+    if host := manifest.get("host"):  # packages made before the host section have none
+        _check_host(host, manifest, source)
+
+
+def _check_host(host: dict, manifest: dict, source: Path) -> None:
+    """The host section restates the package's identity for a host: it must say what the rest says."""
+    said = {"rid": host["rid"], "version": host["version"], "major": host["abi"]["major"],
+            "abi_hash": host["abi"]["abi_hash"], "soname": host["files"]["soname"],
+            "library": host["files"]["library"]}
+    own = {"rid": manifest["rid"], "version": manifest["version"], "major": manifest["major"],
+           "abi_hash": manifest["abi_hash"], "soname": manifest["soname"],
+           "library": Path(manifest["library"]).name}
+    if wrong := [key for key in said if said[key] != own[key]]:
+        key = wrong[0]
+        raise InputError(source, f"{MANIFEST}: its host section says {key} {said[key]!r}, the manifest {own[key]!r}")
 
 
 def check_library(root: Path, manifest: dict, source: Path) -> None:

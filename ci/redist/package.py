@@ -22,10 +22,12 @@ from ci.redist import archive, floors, sbom, sdk
 from ci.redist.checksums import SUMS, read_sums
 from ci.redist.dist import SBOM_SUFFIX, Staged, check_dist, clean_leftovers, transaction
 from ci.redist.manifest import MANIFEST, abi_hash, file_records
+from ci.runtime.exports import newest_node
 from ci.runtime.output import BUILD_INFO, BuildOutput
 from ci.runtime.versioning import Version
 
 LAYOUT = packaging_file("layout.json")
+HOST = packaging_file("host.json")  # the probing order per OS and the GC settings the shared runtime owns
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,24 @@ def make_manifest(build: BuildOutput, platform: Platform, files: dict[str, Path]
         "build_id": binary.build_id,
         "exports": exports,
         "abi_hash": abi_hash(exports),
+        "host": _host(build, platform, binary, library_name, exports),
         "files": file_records(files, sha256 or {}),
         "symbols": {"archive": symbols_archive, "files": file_records(symbols, sha256 or {})},
         "compression": archive.deflate_implementation(),
     }
+
+
+def _host(build: BuildOutput, platform: Platform, binary: Binary, library_name: str, exports: list[dict]) -> dict:
+    """What a host hands a runtime, once for every app: identity and ABI, the file names apps and
+    loaders ask for, where the loader looks, and the settings that are the runtime's, not an app's."""
+    version = Version.parse(build.version)
+    facts = json.loads(HOST.read_text())
+    names = {"library": PurePosixPath(library_name).name, "soname": binary.soname,
+             "link": [PurePosixPath(_place(_layout(platform), "link", rel)).name for rel in build.link]}
+    return {"rid": build.rid, "version": build.version,
+            "abi": {"major": version.major, "minor": version.minor, "abi_hash": abi_hash(exports),
+                    "symbol_version": newest_node(e["version"] for e in exports)},
+            "files": names, "probing": facts["probing"][platform.os], "gc": facts["gc"]}
 
 
 def _layout(platform: Platform) -> dict[str, str]:
@@ -169,8 +185,9 @@ def _write_nupkgs(staged: Staged, build: BuildOutput, files: dict[str, Path], sd
                      nuget.sdk_files({rid: sdk_files}, version, parts), nuget.sdk_assets([platform], build.configuration)))
     for package_id, description, entries, assets in jobs:
         name = nuget.nupkg_name(package_id, version)
-        staged.sums[name] = nuget.write_nupkg(staged.path(name), package_id, version, description, entries, epoch, commit)
-        nuget.check_nupkg(staged.path(name), package_id, version, assets)
+        dest = staged.path(name)
+        staged.sums[name] = nuget.write_nupkg(dest, package_id, version, description, entries, epoch, commit)
+        nuget.check_nupkg(dest, package_id, version, assets)
     shutil.rmtree(parts)
 
 

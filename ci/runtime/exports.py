@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +20,23 @@ EXPORT_LIST = packaging_file("runtime-base-exports.txt")
 NODE_PREFIX = "RUNTIME_BASE_"
 
 
+_NODE = re.compile(re.escape(NODE_PREFIX) + r"(\d+)\.(\d+)")
+
+
 def version_node(major: int, minor: int) -> str:
     return f"{NODE_PREFIX}{major}.{minor}"
+
+
+def node_release(name: str) -> tuple[int, int] | None:
+    """(major, minor) of a RUNTIME_BASE_<major>.<minor> node; None for any other version name."""
+    match = _NODE.fullmatch(name)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def newest_node(names: Iterable[str | None]) -> str | None:
+    """The newest Runtime.Base node among symbol version names (others are ignored)."""
+    nodes = [n for n in set(names) if n and node_release(n)]
+    return max(nodes, key=lambda n: node_release(n) or (0, 0), default=None)
 
 
 @dataclass(frozen=True)

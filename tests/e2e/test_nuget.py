@@ -125,6 +125,20 @@ def test_evaluated_ilc_and_link_inputs_come_from_our_packages(built):
     assert not {"libRuntime.WorkstationGC.a", "libbootstrapper.o", "libeventpipe-disabled.a"} & set(linked)
 
 
+def test_a_gc_setting_in_the_app_is_said_to_have_no_effect(built):
+    """The GC is the shared runtime's (manifest host.gc): ServerGarbageCollection becomes the knob
+    System.GC.Server, which the split app carries but nothing reads."""
+    def gc_target(*props: str) -> str:
+        done = dotnet("msbuild", "-r:false", f"-p:RuntimeIdentifier={RID}", *props, "-t:RuntimeBaseGcSettings",
+                      cwd=built["split"], env=built["env"])
+        assert done.returncode == 0, done.stdout
+        return done.stdout
+
+    assert "RUNTIMEBASE001" not in gc_target()
+    warned = [line for line in gc_target("-p:ServerGarbageCollection=true").splitlines() if "RUNTIMEBASE001" in line]
+    assert warned and "System.GC.Server=true has no effect: the GC belongs to the shared Runtime.Base" in warned[0]
+
+
 def _rsp(project: Path) -> list[str]:
     rsp = project / "obj" / "Release" / "net10.0" / RID / "native" / f"{SAMPLE}.ilc.rsp"
     return rsp.read_text().splitlines()

@@ -127,3 +127,17 @@ def test_a_failing_stage_fails_the_run_and_later_stages_do_not_run(pipeline, tmp
     assert [(s["stage"], s["status"]) for s in report["stages"]] == [
         ("package", "failed"), ("apps", "not run"), ("verify", "not run"), ("share", "not run")]
     assert "expected one runtime-base-<version>-linux-x64.tar.gz, found 0" in report["stages"][0]["details"]["error"]
+
+
+def test_the_manifest_says_what_a_host_would_hand_the_runtime(pipeline):
+    (copy,) = pipeline["dist"].glob(f"runtime-base-*-{RID}.manifest.json")
+    manifest = json.loads(copy.read_text())
+    host = manifest["host"]
+    assert (host["rid"], host["version"], host["abi"]["abi_hash"]) == (RID, manifest["version"], manifest["abi_hash"])
+    assert host["files"] == {"library": "libRuntime.Base.so.10.0.0", "soname": "libRuntime.Base.so.10",
+                             "link": ["libRuntime.Base.so"]}
+    assert (host["abi"]["major"], host["abi"]["minor"], host["abi"]["symbol_version"]) == (10, 0, "RUNTIME_BASE_10.0")
+    # glibc's order: the override before the app's own RUNPATH, the registered cache, then the defaults.
+    assert [p["place"] for p in host["probing"]] == ["DT_RPATH", "LD_LIBRARY_PATH", "DT_RUNPATH", "/etc/ld.so.cache",
+                                                      "default directories"]
+    assert host["gc"]["owner"] == "Runtime.Base" and host["gc"]["app_knob_prefix"] == "System.GC."

@@ -49,3 +49,16 @@ def test_share_reports_an_app_that_does_not_hold(pipeline, tmp_path):
     gcc("-o", apps / "bin/hello", tmp_path / "quick.c")
     done = run_ci("share", "--apps", apps)
     assert_one_line_error(done, "hello exited before its memory maps were read", code=1)
+
+
+def test_an_app_set_whose_runtime_is_older_than_its_requirement_is_refused(pipeline, tmp_path):
+    apps = tmp_path / "apps"
+    shutil.copytree(pipeline["apps"], apps, symlinks=True)
+    listing = json.loads((apps / "apps.json").read_text())
+    assert listing["requires"] | {"abi_hash": None} == {"name": "Runtime.Base", "rid": "linux-x64", "version": "10.0",
+                                                         "roll_forward": "Minor", "abi_hash": None}
+    listing["requires"]["version"] = "10.1"  # as if built against 10.1, then given a 10.0 runtime
+    (apps / "apps.json").write_text(json.dumps(listing))
+    done = run_ci("share", "--apps", apps)
+    assert done.returncode == 2
+    assert_one_line_error(done, f"{apps / 'apps.json'}: needs Runtime.Base 10.1 or a later 10.x, the runtime is 10.0.0-ref.1")
