@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from ci.core import schemas
 from ci.core.console import append_job_summary
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 class Status(StrEnum):
@@ -36,6 +37,9 @@ class StageResult:
 
 
 def table(results: list[StageResult]) -> Table:
+    from rich.table import Table  # the CLI's quick commands never draw one
+    from rich.text import Text
+
     view = Table(title="runtime-base-ci")
     for column in ("Stage", "Platform", "Status", "Time", "Result"):
         view.add_column(column, justify="right" if column == "Time" else "left")

@@ -17,6 +17,7 @@ from ci import platforms
 from ci.cli import options
 from ci.core.console import console
 from ci.core.errors import BAD_INPUT
+from ci.pipeline import CHECKS, DEFAULT_CHECKS
 
 if TYPE_CHECKING:
     from ci.checks.apps import AppSet
@@ -59,7 +60,7 @@ def _runtime_source(args: argparse.Namespace, title: str) -> Iterator[object]:
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from ci.core.lock import locked
     from ci.core.proc import TOOL_SECONDS
-    from ci.pipeline import CHECKS, DEFAULT_CHECKS, Layout, run_platform, run_platforms
+    from ci.pipeline import Layout, run_platform, run_platforms
     from ci.report import StageResult, publish_summary, table, write_report
     from ci.runtime.sources import ReferenceSource
 
@@ -79,11 +80,11 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
             selected, jobs, lambda platform: run_platform(platform, layout, args.configuration, checks,
                                                                from_dist=args.from_dist, source=source))
     with locked(layout.dist):  # not while another run swaps dist/
-        report = write_report(layout.dist / "report.json", description, results, time.perf_counter() - started,
+        report = write_report(layout.report(), description, results, time.perf_counter() - started,
                               TOOL_SECONDS)
     console.print(table(results))
     publish_summary(results)
-    console.print(f"report: {layout.dist / 'report.json'}")
+    console.print(f"report: {layout.report()}")
     return 0 if report["ok"] else 1
 
 
@@ -183,7 +184,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         options.runtime_repo, options.fork_tools, options.build_dir, options.dist,
                         help="build, package, apps, verify and share (what `nox -s package` runs)",
                         description="Build Runtime.Base, package it, link the apps against the package and check them.")
-    p.add_argument("--check", action="append", choices=["verify", "share", "smoke", "savings"],
+    p.add_argument("--check", action="append", choices=CHECKS,
                    help="checks after build/package/apps (repeatable); default: verify and share")
     p.add_argument("--from-dist", action="store_true",
                    help="use the package already in --dist (checked against SHA256SUMS) instead of building one")
