@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(E2E):
             item.add_marker(pytest.mark.e2e)
+
+
+def default_sigint() -> None:
+    """preexec_fn for a child the test will Ctrl-C: SIGINT back to its default, so Python raises
+    KeyboardInterrupt as under a terminal, even when this run was started as a background job
+    (which inherits SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_ci(*args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None,

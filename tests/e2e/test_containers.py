@@ -18,7 +18,7 @@ from ci.containers import engine as container
 from ci.containers.crosscheck import crosscheck
 from ci.containers.crosscheck import explanation as _explanation
 from ci.platforms import get_platform
-from tests.conftest import REPO
+from tests.conftest import REPO, default_sigint
 
 X64, ARM64 = get_platform("linux-x64"), get_platform("linux-arm64")
 DOCKERFILES = [REPO / "containers" / "linux" / "Dockerfile", REPO / "containers" / "windows" / "Dockerfile"]
@@ -81,7 +81,7 @@ def test_an_interrupted_run_leaves_no_container(x64_image, tmp_path, sig):
     started = container.engine().events(since=since, until=since + 300, decode=True,
                                         filters={"type": "container", "event": "start", "label": container.LABEL})
     run = subprocess.Popen([sys.executable, "-c", RUN_PACKAGE, str(tmp_path / "dist")], cwd=REPO,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         assert next(started, None), "the run's container never started"
         run.send_signal(sig)

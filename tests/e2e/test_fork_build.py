@@ -31,7 +31,7 @@ from ci.runtime.fork import link as fork_link
 from ci.runtime.fork import linkplan
 from ci.runtime.fork.layout import ForkLayout
 from ci.runtime.output import BuildOutput
-from tests.conftest import REPO
+from tests.conftest import REPO, default_sigint
 from tests.fixtures.fake_fork import (
     MAIN_CPP_SPLIT,
     make_fake_windows,
@@ -127,7 +127,8 @@ def test_ctrl_c_kills_the_whole_process_group_and_exits_130(checkout, stand_in, 
     blocking_stand_in(tmp_path, monkeypatch, ready)
     driver = subprocess.Popen([sys.executable, "-m", "ci", "build", "--runtime-repo", checkout,
                                "--platform", "linux-x64", "--out", tmp_path / "out"],
-                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=default_sigint)
     pids: list[int] = []
     reader = threading.Thread(target=lambda: pids.extend(int(p) for p in ready.read_text().split()), daemon=True)
     reader.start()
