@@ -182,14 +182,14 @@ def measure(app_set: AppSet) -> dict:
     return _summarize(processes, library, runner.mode)
 
 
-def _kib(values: Iterable[int]) -> int:
+def _total_kib(values: Iterable[int]) -> int:
     return sum(values) // 1024
 
 
-def _sum_kib(values: list[int | None]) -> int | None:
+def sum_kib(values: list[int | None]) -> int | None:
     """The total in KiB, or None when any value is unknown on this OS."""
     known = [v for v in values if v is not None]
-    return _kib(known) if len(known) == len(values) else None
+    return _total_kib(known) if len(known) == len(values) else None
 
 
 def _process_view(h: Held, library_name: str, package_file: tuple[tuple[int, int], int], runner: Runner) -> dict:
@@ -209,10 +209,10 @@ def _process_view(h: Held, library_name: str, package_file: tuple[tuple[int, int
         "copies": len(files),
         "files": [{"path": p, "device": f"{d[0]}:{d[1]}", "inode": i} for d, i, p in files],
         "same_file": len(files) == 1 and (files[0][0], files[0][1]) == package_file,
-        "rss_kib": _kib(r.rss for r in mapped),
-        "pss_kib": _sum_kib([r.pss for r in mapped]),
-        "text_shared_clean_kib": _sum_kib([r.shared_clean for r in text]),
-        "text_shared_kib": _sum_kib([r.shared_clean + r.shared_dirty
+        "rss_kib": _total_kib(r.rss for r in mapped),
+        "pss_kib": sum_kib([r.pss for r in mapped]),
+        "text_shared_clean_kib": sum_kib([r.shared_clean for r in text]),
+        "text_shared_kib": sum_kib([r.shared_clean + r.shared_dirty
                                      if r.shared_clean is not None and r.shared_dirty is not None else None
                                      for r in text]),
     }
@@ -232,8 +232,8 @@ def _problems(processes: list[dict], library: Path) -> list[str]:
 
 
 def _summarize(processes: list[dict], library: Path, mode: str) -> dict:
-    rss = _kib(p["rss_kib"] * 1024 for p in processes)
-    pss = _sum_kib([None if p["pss_kib"] is None else p["pss_kib"] * 1024 for p in processes])
+    rss = _total_kib(p["rss_kib"] * 1024 for p in processes)
+    pss = sum_kib([None if p["pss_kib"] is None else p["pss_kib"] * 1024 for p in processes])
     problems = _problems(processes, library)
     return {
         "runtime": str(library),
