@@ -85,6 +85,12 @@ def publish(session: nox.Session) -> None:
     session.run("python", "-m", "ci", "publish", "--dist", "dist", *session.posargs)
 
 
+@nox.session(name="push-nuget")
+def push_nuget(session: nox.Session) -> None:
+    """Push dist/'s .nupkg files with `dotnet nuget push --skip-duplicate` (`-- --source FEED`; key in $NUGET_API_KEY)."""
+    _ci(session, "push-nuget", "--dist", "dist", *session.posargs)
+
+
 @nox.session
 def images(session: nox.Session) -> None:
     """Linux build images without a registry: debootstrap base, wheelhouse, image (`-- --platform RID|all`)."""

@@ -19,7 +19,7 @@ PROG = "runtime-base-ci"
 GROUPS = {
     "stages": ("pipeline", "build", "package", "apps", "verify", "share", "smoke", "matrix"),
     "fork": ("plan", "fork-check", "fork-cache"),
-    "release": ("publish", "fetch", "provenance"),
+    "release": ("publish", "fetch", "push-nuget", "provenance"),
     "containers": ("images", "container-run", "wine-root", "crosscheck"),
     "savings": ("savings",),
     "toolchains": ("toolchains", "build-host"),

@@ -6,6 +6,7 @@ import argparse
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,6 +112,26 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push_nuget(args: argparse.Namespace) -> int:
+    from ci.release.nuget_push import push
+
+    log = (lambda message: _say(message, _ERR)) if args.json else _say
+    pushed = push(Path(args.dist), args.source, log=log)
+    result = {"source": redact(args.source), "packages": [asdict(p) for p in pushed]}
+    if args.json:
+        _print_json(result)
+    else:
+        view = Table(title=f"NuGet push to {result['source']}")
+        for column in ("Package", "sha256", "Action"):
+            view.add_column(column, overflow="fold")
+        for p in pushed:
+            view.add_row(p.name, p.sha256[:16], p.action)
+        console.print(view)
+    rows = ["## NuGet push", "", "| Package | Action |", "| --- | --- |", *(f"| {p.name} | {p.action} |" for p in pushed)]
+    append_job_summary(redact("\n".join(rows) + "\n"))
+    return 0
+
+
 def cmd_provenance(args: argparse.Namespace) -> int:
     from ci.release.provenance import write_provenance
 
@@ -133,6 +154,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Download one rid's package from a release, check it and unpack it.")
     p.add_argument("--rid", required=True, help="the package's rid")
     p.add_argument("--dest", required=True, help="directory to unpack into (must not exist or be empty)")
+
+    p = options.command(sub, "push-nuget", cmd_push_nuget, options.dist, options.as_json,
+                        help="push dist/'s .nupkg files to a NuGet feed (dotnet nuget push --skip-duplicate)",
+                        description="Push the .nupkg files SHA256SUMS lists, each checked, with the real NuGet "
+                                    "client; the API key is read from $NUGET_API_KEY. A rerun pushes nothing twice.")
+    p.add_argument("--source", required=True,
+                   help="the feed: a v3 index URL, a folder, or a source named in NuGet.Config")
 
     options.command(sub, "provenance", cmd_provenance, options.dist,
                     help="write dist/provenance.intoto.json (SLSA provenance for SHA256SUMS)",
