@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ class Run:
     rss_kib: int  # peak resident set of the process and the children it waited for
 
 
-def run(argv: list[str | Path], cwd: Path | None = None, shell: bool = False, env: dict | None = None) -> Run:
+def run(argv: Sequence[str | Path], cwd: Path | None = None, shell: bool = False, env: dict | None = None) -> Run:
     """Run to completion under GNU time: wall time, and the peak RSS of that command alone (a
     child forked from this process would inherit its high-water mark)."""
     with tempfile.NamedTemporaryFile("r", prefix="rbci-rss-") as rss:
@@ -141,13 +141,14 @@ def package_rows(repo: Path, tmp: Path, build: Path, sparse_build: Path) -> list
 
 def cli_rows(repo: Path, tmp: Path) -> list[dict]:
     root = tmp / "pipeline"
-    argv = [sys.executable, "-m", "ci", "pipeline", "--build-dir", root / "build", "--dist", root / "dist"]
+    argv: list[str | Path] = [sys.executable, "-m", "ci", "pipeline", "--build-dir", root / "build", "--dist", root / "dist"]
     cold = run(argv, cwd=repo)
     report = json.loads((root / "dist" / "report.json").read_text())
     tools = sum(report["tool_seconds"].values())
     apps = root / "build" / "linux-x64" / "apps"
+    apps_args: list[str | Path] = [a for p in sorted((apps / "bin").rglob("*")) if p.is_file() for a in ("--app", p)]
     verify = [sys.executable, "-m", "ci", "verify", "--runtime", apps / "runtime" / "lib" / "libRuntime.Base.so",
-              *[a for p in sorted((apps / "bin").rglob("*")) if p.is_file() for a in ("--app", p)]]
+              *apps_args]
     run(verify, cwd=repo)  # bytecode cached, as for a user's second call
     ours = median(lambda: run(verify, cwd=repo), 5)
     bare = median(lambda: run([sys.executable, "-c", "pass"]), 5)
@@ -189,7 +190,7 @@ def nativeaot_rows(repo: Path, tmp: Path) -> list[dict]:
 
 
 def nox_rows(repo: Path) -> list[dict]:
-    nox = [sys.executable, "-m", "nox", "-f", repo / "noxfile.py"]
+    nox: list[str | Path] = [sys.executable, "-m", "nox", "-f", repo / "noxfile.py"]
     run([*nox, "-s", "package"], cwd=repo)  # makes the session venv when there is none, and the build
     warm = median(lambda: run([*nox, "-s", "package"], cwd=repo), 3)
     reused = median(lambda: run([*nox, "-R", "-s", "package"], cwd=repo), 3)

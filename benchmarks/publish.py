@@ -15,7 +15,9 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ci.redist.checksums import write_sums
 from ci.release.github import GitHub
@@ -38,10 +40,15 @@ def _make_dist(dist: Path, total: int, files: int) -> None:
     write_provenance(dist, {})
 
 
-def _timed(action) -> float:
+def _timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
+
+
+def _download_all(gh: GitHub, assets: list[dict[str, Any]], dest: Path) -> None:
+    for asset in assets:
+        gh.download(asset["url"], dest, asset["size"])
 
 
 def _curl_all(paths: list[Path], upload_url: str) -> None:
@@ -73,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             curl = _timed(lambda: _curl_all(archives, f"{fake.url}/uploads/repos/{REPO}/releases/{release.id}/assets"))
             assets = [a for a in gh.list_assets(REPO, fake.release("v-publish").id) if a["name"].endswith(".tar.gz")]
             got = Path(tmp) / "got"
-            fetched = _timed(lambda: [gh.download(a["url"], got, a["size"]) for a in assets])
+            fetched = _timed(lambda: _download_all(gh, assets, got))
             curl_get = _timed(lambda: [subprocess.run(["curl", "-sS", "--fail", "-L", "-o", str(got), "-H",
                                                        "Accept: application/octet-stream", "-H",
                                                        f"Authorization: Bearer {TOKEN}", a["url"]], check=True)

@@ -10,6 +10,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ci.core import cache
 from ci.core.errors import InputError
@@ -48,12 +49,46 @@ class AppSet:
         return tuple(a for a in self.apps if a.kind == "exe")
 
 
-def describe_apps(apps_dir: Path) -> dict:
+@dataclass(frozen=True)
+class AppSource:
+    """How one sample app or plugin is built, as its sources' apps.json says."""
+
+    sources: tuple[str, ...]  # relative to the apps' directory
+    defines: dict[str, str]  # -D NAME="value" for its compile
+    plugins: tuple[str, ...] = ()  # plugin names an exe loads
+
+
+@dataclass(frozen=True)
+class AppSources:
+    """The sample apps' sources: apps.json beside them, by name."""
+
+    apps: dict[str, AppSource]
+    plugins: dict[str, AppSource]
+
+
+def describe_apps(apps_dir: Path) -> AppSources:
     """The sample apps' sources as `apps_dir/apps.json` describes them."""
-    return read_json(apps_dir / "apps.json")
+    listing = apps_dir / "apps.json"
+    data = read_listing(listing, "apps description")
+
+    def source(spec: dict[str, Any]) -> AppSource:
+        return AppSource(tuple(map(str, spec["sources"])), {str(k): str(v) for k, v in spec.get("defines", {}).items()},
+                         tuple(map(str, spec.get("plugins", ()))))
+    try:
+        return AppSources(*({str(name): source(spec) for name, spec in data[kind].items()} for kind in ("apps", "plugins")))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(listing, f"malformed apps description ({exc!r})") from None
 
 
-def parse_apps(data: object, listing: Path, what: str) -> tuple[App, ...]:
+def read_listing(listing: Path, what: str) -> dict[str, Any]:
+    """A JSON listing's top-level object; `what` names the listing in errors."""
+    data = read_json(listing)
+    if not isinstance(data, dict):
+        raise InputError(listing, f"malformed {what} (not a JSON object)")
+    return data
+
+
+def parse_apps(data: dict[str, Any], listing: Path, what: str) -> tuple[App, ...]:
     """The apps an app-set listing (apps.json, twins.json) names; `what` names the listing in errors."""
     try:
         return tuple(App(str(a["name"]), str(a["kind"]), str(a["path"]), tuple(map(str, a["plugins"])))
@@ -102,7 +137,7 @@ def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | 
         with built_beside(out, APP_SET, cache.STAMP) as new:
             runtime = unpack(package, new / "runtime", expected_rid=platform.rid)
             # The C apps are written against the reference runtime's C header; a fork package ships none.
-            c_apps = described if runtime.manifest["include"] else {"plugins": {}, "apps": {}}
+            c_apps = described if runtime.manifest["include"] else AppSources({}, {})
             apps = list(_link_all(platform, runtime, c_apps, apps_dir, new))
             for name, exe in csharp_apps.build_csharp_apps(platform, runtime, package, new, dotnet):
                 apps.append(App(name, "exe", exe.relative_to(new).as_posix()))
@@ -112,19 +147,20 @@ def _build_split(platform: Platform, package: Path, out: Path, apps_dir: Path | 
     return AppSet(out, platform.rid, Unpacked(out / "runtime", runtime.manifest), tuple(apps)), True
 
 
-def _link_all(platform: Platform, runtime: Unpacked, described: dict, apps_dir: Path, out: Path) -> tuple[App, ...]:
+def _link_all(platform: Platform, runtime: Unpacked, described: AppSources, apps_dir: Path,
+              out: Path) -> tuple[App, ...]:
     """Every app and plugin, from a copy of the sources in out/src (removed after)."""
     shutil.copytree(apps_dir, out / SOURCES)
     apps: list[App] = []
-    for name, spec in sorted(described["plugins"].items()):
+    for name, spec in sorted(described.plugins.items()):
         target = out / "bin" / "plugins" / platform.plugin_name(name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _link(platform, runtime, [f"{SOURCES}/{s}" for s in spec["sources"]], target, True, spec.get("defines", {}), out)
+        _link(platform, runtime, [f"{SOURCES}/{s}" for s in spec.sources], target, True, spec.defines, out)
         apps.append(App(name, "plugin", target.relative_to(out).as_posix()))
-    for name, spec in sorted(described["apps"].items()):
+    for name, spec in sorted(described.apps.items()):
         target = out / "bin" / f"{name}{platform.exe_suffix}"
-        _link(platform, runtime, [f"{SOURCES}/{s}" for s in spec["sources"]], target, False, spec.get("defines", {}), out)
-        apps.append(App(name, "exe", target.relative_to(out).as_posix(), tuple(spec.get("plugins", ()))))
+        _link(platform, runtime, [f"{SOURCES}/{s}" for s in spec.sources], target, False, spec.defines, out)
+        apps.append(App(name, "exe", target.relative_to(out).as_posix(), spec.plugins))
     shutil.rmtree(out / SOURCES)
     return tuple(apps)
 
@@ -166,7 +202,7 @@ def read_app_set(root: Path) -> AppSet:
     listing = root / APP_SET
     if not listing.exists():
         raise InputError(listing, "missing: not an app set (run the apps stage first)")
-    data = read_json(listing)
+    data = read_listing(listing, "app set")
     apps = parse_apps(data, listing, "app set")
     try:
         rid, runtime_dir = str(data["rid"]), str(data["runtime"])

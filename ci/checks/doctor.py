@@ -23,7 +23,7 @@ from ci.core.fs import read_json
 from ci.core.proc import run
 from ci.platforms import Platform, for_binary, host_rid
 from ci.redist.install import LIB
-from ci.redist.unpack import MANIFEST
+from ci.redist.manifest import MANIFEST
 from ci.runtime.exports import newest_node, node_release
 
 _SONAME = re.compile(r"libRuntime\.Base\.so\.(\d+)")
@@ -64,11 +64,10 @@ class Diagnosis:
 
 
 def requirement(app: Binary, platform: Platform) -> Requirement:
-    needed = [n for n in app.needed if _SONAME.fullmatch(n)]
+    needed = [m for m in map(_SONAME.fullmatch, app.needed) if m]
     if not needed:
         raise BadInput(f"{app.path}: does not import Runtime.Base (needs {', '.join(app.needed) or 'nothing'})")
-    soname = needed[0]
-    major = int(_SONAME.fullmatch(soname)[1])
+    soname, major = needed[0][0], int(needed[0][1])
     nodes = sorted({s.version for s in app.imports_from(soname) if s.version}, key=lambda v: node_release(v) or (0, 0))
     newest = newest_node(nodes)
     release = node_release(newest) if newest else None
@@ -93,9 +92,8 @@ def _version_of(library: Path) -> str:
     """The installed package's version (its manifest beside lib/), else the real file's name."""
     real = Path(os.path.realpath(library))
     manifest = real.parent.parent / MANIFEST
-    if manifest.is_file():
-        return str(read_json(manifest)["version"])
-    return real.name
+    data = read_json(manifest) if manifest.is_file() else None
+    return str(data["version"]) if isinstance(data, dict) and "version" in data else real.name
 
 
 def _look(candidate: Path, app: Binary) -> tuple[str, Binary | None]:
@@ -164,11 +162,11 @@ def diagnose(app_path: Path, env: Mapping[str, str] = os.environ, cache: Path = 
                          f"{name} needs {wanted}: not found in {looked}; fix: {fix}", fix)
     provided = {s.version for s in taken.exports if s.version}
     missing = [n for n in need.nodes if n not in provided]
-    where = f"{taken.path} ({places[-1].how}, Runtime.Base {_version_of(taken.path)})"
+    taken_from = f"{taken.path} ({places[-1].how}, Runtime.Base {_version_of(taken.path)})"
     if missing:
         fix = (f"install Runtime.Base {need.major}.{need.minor} or later for {need.rid} where the loader looks first "
                f"(python -m ci install --package runtime-base-<version>-{need.rid}.tar.gz --root ROOT)")
         return Diagnosis(str(app_path), need, tuple(places), TOO_OLD, str(taken.path),
-                         f"{name} needs {wanted}, but the loader takes {where}, which lacks {', '.join(missing)}; "
+                         f"{name} needs {wanted}, but the loader takes {taken_from}, which lacks {', '.join(missing)}; "
                          f"fix: {fix}", fix)
-    return Diagnosis(str(app_path), need, tuple(places), RUNS, str(taken.path), f"{name} runs with {where}")
+    return Diagnosis(str(app_path), need, tuple(places), RUNS, str(taken.path), f"{name} runs with {taken_from}")

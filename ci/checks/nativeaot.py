@@ -24,14 +24,14 @@ import re
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import psutil
 
 from ci.checks import csharp_apps
 from ci.checks.app_report import same_path
-from ci.checks.apps import App, AppSet
+from ci.checks.apps import App, AppSet, read_listing
 from ci.checks.share import holding
 from ci.core import cache
 from ci.core.errors import CiError, InputError
@@ -104,7 +104,7 @@ def _clang_target(platform: Platform) -> list[str]:
 def _ilcompiler_version(project_dir: Path) -> str:
     """The ILCompiler package the SDK restored for the project (obj/project.assets.json)."""
     assets = read_json(project_dir / "obj" / "project.assets.json")
-    for library in assets.get("libraries", {}):
+    for library in assets.get("libraries", {}) if isinstance(assets, dict) else ():
         name, _, version = library.partition("/")
         if name.lower() == "microsoft.dotnet.ilcompiler":
             return version
@@ -173,7 +173,7 @@ def _plugin_hosts(platform: Platform, out: Path, clang: str, plugin: Path) -> di
 def read(out: Path) -> AotSet:
     """The set publish_all wrote to `out`."""
     listing = out / LISTING
-    data = read_json(listing)
+    data = read_listing(listing, "NativeAOT listing")
     try:
         return AotSet(out, data["rid"], data["sdk_version"], data["ilcompiler_version"], data["linker"],
                       tuple(Published(**a) for a in data["apps"]), {int(n): h for n, h in data["hosts"].items()})
@@ -259,20 +259,17 @@ class Mapping:
 
 def mappings(pid: int) -> list[Mapping]:
     """Every mapping of a process, file-backed or not, with its RSS and PSS (/proc/PID/smaps)."""
-    found, current = [], None
+    found: list[Mapping] = []
     with open(f"/proc/{pid}/smaps") as smaps:
         for line in smaps:
             head = line.split(maxsplit=5)
             if "-" in head[0] and len(head) >= 5:
-                if current:
-                    found.append(Mapping(**current))
                 start, end = (int(x, 16) for x in head[0].split("-"))
-                current = {"start": start, "end": end, "perms": head[1], "rss": 0, "pss": 0,
-                           "path": head[5].strip() if len(head) == 6 else ""}
-            elif current and head[0] in ("Rss:", "Pss:"):
-                current[head[0][:-1].lower()] = int(head[1]) * 1024
-    if current:
-        found.append(Mapping(**current))
+                found.append(Mapping(start, end, head[1], head[5].strip() if len(head) == 6 else "", 0, 0))
+            elif found and head[0] == "Rss:":
+                found[-1] = replace(found[-1], rss=int(head[1]) * 1024)
+            elif found and head[0] == "Pss:":
+                found[-1] = replace(found[-1], pss=int(head[1]) * 1024)
     return found
 
 
@@ -388,8 +385,9 @@ def measure(platform: Platform, aot: AotSet, runtime: Unpacked) -> dict:
             problems.append(f"NativeAOT {app.name}: runtime floor {f.bytes} bytes is not within its {size} bytes")
         apps.append({"app": app.name, "kind": app.kind, "bytes": size, "publish_seconds": app.seconds,
                      "floor": asdict(f) | {"bytes": f.bytes}})
-    entry = {"how_built": HOW, "sdk_version": aot.sdk_version, "ilcompiler_version": aot.ilcompiler_version,
-             "linker": aot.linker, "apps": apps, "pss_kib_by_copies": None, "plugin_hosts": None}
+    entry: dict[str, object] = {"how_built": HOW, "sdk_version": aot.sdk_version,
+                                "ilcompiler_version": aot.ilcompiler_version, "linker": aot.linker, "apps": apps,
+                                "pss_kib_by_copies": None, "plugin_hosts": None}
     if platform.run_mode != "none":
         with Runner(platform) as runner:
             pss = _held_apps(aot, runtime, runner, problems)

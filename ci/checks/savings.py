@@ -24,6 +24,7 @@ import math
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any, TypedDict
 
 import psutil
 import pygal
@@ -32,7 +33,7 @@ from ci.checks import nativeaot
 from ci.checks.app_report import same_path, with_host_paths
 from ci.checks.apps import App, AppSet
 from ci.checks.csharp_apps import default_dotnet
-from ci.checks.share import Held, holding, regions
+from ci.checks.share import Held, holding, regions, sum_kib
 from ci.checks.smoke import HOW
 from ci.checks.twins import check_reports, nativeaot_dir
 from ci.core import schemas
@@ -49,6 +50,15 @@ ROUNDS = 3
 
 # --- Disk ------------------------------------------------------------------------------------
 
+class BinarySizes(TypedDict):
+    """One app's shipped size, split and as its self-contained twin (a row of savings.json)."""
+
+    app: str
+    kind: str
+    split_bytes: int
+    self_contained_bytes: int
+
+
 def shipped_bytes(platform: Platform, path: Path) -> int:
     """The size of `path` as shipped: a copy with its debug info dropped, as the package does."""
     with tempfile.TemporaryDirectory(prefix="savings-") as tmp:
@@ -60,8 +70,8 @@ def shipped_bytes(platform: Platform, path: Path) -> int:
 
 def disk(platform: Platform, split: AppSet, twins: AppSet) -> dict:
     runtime = shipped_bytes(platform, split.runtime.library)
-    apps = [{"app": a.name, "kind": a.kind, "split_bytes": shipped_bytes(platform, split.path(a)),
-             "self_contained_bytes": shipped_bytes(platform, twins.path(t))}
+    apps = [BinarySizes(app=a.name, kind=a.kind, split_bytes=shipped_bytes(platform, split.path(a)),
+                        self_contained_bytes=shipped_bytes(platform, twins.path(t)))
             for a, t in zip(split.apps, twins.apps, strict=True)]
     n = len(apps)
     split_mean = sum(a["split_bytes"] for a in apps) / n
@@ -103,7 +113,7 @@ def _process(h: Held, app: App, library: Path, runner: Runner) -> dict:
         pss = runtime = None
         if pss_readable():
             pss = _kib(process.memory_full_info().pss)
-            runtime = _kib(sum(r.pss for r in regions(h.process.pid) if same_path(r.path, library)))
+            runtime = sum_kib([r.pss for r in regions(h.process.pid) if same_path(r.path, library)])
     except (psutil.Error, OSError):
         raise StageFailed(f"savings: {h.name} exited before its memory was read (it must hold on --hold)") from None
     return {"app": app.name, "pid": h.process.pid, "pss_kib": pss, "runtime_pss_kib": runtime,
@@ -215,7 +225,7 @@ def record(dist: Path, entry: dict) -> dict:
     """Merge one platform's entry into dist/savings.json (other platforms' entries stay, so
     platforms measured in separate jobs add up), redraw dist/savings.svg, add to the job summary."""
     path = dist / SAVINGS
-    doc = schemas.load("savings", path) if path.exists() else {"schema_version": 1, "platforms": {}}
+    doc: dict[str, Any] = schemas.load("savings", path) if path.exists() else {"schema_version": 1, "platforms": {}}
     doc["platforms"] = dict(sorted({**doc["platforms"], entry["rid"]: entry}.items()))
     dist.mkdir(parents=True, exist_ok=True)
     schemas.dump("savings", doc, path)

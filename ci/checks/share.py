@@ -13,9 +13,10 @@ import os
 import selectors
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -32,7 +33,9 @@ STARTUP_TIMEOUT = 120.0  # seconds for all apps to reach the barrier
 class Held:
     name: str
     plugins: int  # how many plugins the app loads
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
+    stdout: IO[bytes]  # the process's pipes
+    stderr: IO[bytes]
     line: str = ""
     buffer: bytes = b""
     report: dict = field(default_factory=dict)
@@ -59,14 +62,15 @@ def _start(app_set: AppSet, runner: Runner, held: list[Held]) -> None:
                                        env=runner.env)
         except OSError as exc:
             raise StageFailed(f"share: cannot start {app.name} ({argv[0]}): {exc.strerror}") from None
-        held.append(Held(app.name, len(app.plugins), process))
+        assert process.stdout is not None and process.stderr is not None  # both are pipes
+        held.append(Held(app.name, len(app.plugins), process, process.stdout, process.stderr))
 
 
 def _await_barrier(held: list[Held]) -> None:
     """Read each app's first line; fail on early exit, on a non-JSON line or after the deadline."""
     selector = selectors.DefaultSelector()
     for h in held:
-        selector.register(h.process.stdout, selectors.EVENT_READ, h)
+        selector.register(h.stdout, selectors.EVENT_READ, h)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     waiting = len(held)
     while waiting:
@@ -75,15 +79,15 @@ def _await_barrier(held: list[Held]) -> None:
             names = ", ".join(h.name for h in held if not h.line)
             raise StageFailed(f"share: {names} did not report within {STARTUP_TIMEOUT:.0f}s")
         for key, _ in ready:
-            h: Held = key.data
-            chunk = os.read(key.fileobj.fileno(), 65536)
+            app: Held = key.data
+            chunk = os.read(app.stdout.fileno(), 65536)
             if not chunk:
-                h.process.wait()
-                err = h.process.stderr.read().decode(errors="replace").strip()
-                raise StageFailed(f"share: {h.name} exited with {h.process.returncode} before reporting: {err}")
-            h.buffer += chunk
-            if b"\n" in h.buffer:
-                h.line = h.buffer.split(b"\n", 1)[0].decode(errors="replace")
+                app.process.wait()
+                err = app.stderr.read().decode(errors="replace").strip()
+                raise StageFailed(f"share: {app.name} exited with {app.process.returncode} before reporting: {err}")
+            app.buffer += chunk
+            if b"\n" in app.buffer:
+                app.line = app.buffer.split(b"\n", 1)[0].decode(errors="replace")
                 selector.unregister(key.fileobj)
                 waiting -= 1
     for h in held:
@@ -103,7 +107,7 @@ def _release(held: list[Held]) -> None:
         except subprocess.TimeoutExpired:
             h.process.kill()
             h.process.wait()
-        for stream in (h.process.stdout, h.process.stderr):
+        for stream in (h.stdout, h.stderr):
             stream.close()
 
 
@@ -178,8 +182,14 @@ def measure(app_set: AppSet) -> dict:
     return _summarize(processes, library, runner.mode)
 
 
-def _sum_kib(values: list[int | None]) -> int | None:
-    return None if any(v is None for v in values) else sum(values) // 1024
+def _total_kib(values: Iterable[int]) -> int:
+    return sum(values) // 1024
+
+
+def sum_kib(values: list[int | None]) -> int | None:
+    """The total in KiB, or None when any value is unknown on this OS."""
+    known = [v for v in values if v is not None]
+    return _total_kib(known) if len(known) == len(values) else None
 
 
 def _process_view(h: Held, library_name: str, package_file: tuple[tuple[int, int], int], runner: Runner) -> dict:
@@ -199,10 +209,12 @@ def _process_view(h: Held, library_name: str, package_file: tuple[tuple[int, int
         "copies": len(files),
         "files": [{"path": p, "device": f"{d[0]}:{d[1]}", "inode": i} for d, i, p in files],
         "same_file": len(files) == 1 and (files[0][0], files[0][1]) == package_file,
-        "rss_kib": _sum_kib([r.rss for r in mapped]),
-        "pss_kib": _sum_kib([r.pss for r in mapped]),
-        "text_shared_clean_kib": _sum_kib([r.shared_clean for r in text]),
-        "text_shared_kib": _sum_kib([r.shared_clean + r.shared_dirty if r.pss is not None else None for r in text]),
+        "rss_kib": _total_kib(r.rss for r in mapped),
+        "pss_kib": sum_kib([r.pss for r in mapped]),
+        "text_shared_clean_kib": sum_kib([r.shared_clean for r in text]),
+        "text_shared_kib": sum_kib([r.shared_clean + r.shared_dirty
+                                     if r.shared_clean is not None and r.shared_dirty is not None else None
+                                     for r in text]),
     }
 
 
@@ -220,8 +232,8 @@ def _problems(processes: list[dict], library: Path) -> list[str]:
 
 
 def _summarize(processes: list[dict], library: Path, mode: str) -> dict:
-    rss = _sum_kib([p["rss_kib"] * 1024 for p in processes])
-    pss = _sum_kib([None if p["pss_kib"] is None else p["pss_kib"] * 1024 for p in processes])
+    rss = _total_kib(p["rss_kib"] * 1024 for p in processes)
+    pss = sum_kib([None if p["pss_kib"] is None else p["pss_kib"] * 1024 for p in processes])
     problems = _problems(processes, library)
     return {
         "runtime": str(library),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from ci.checks.app_report import check_report, parse_line, with_host_paths
 from ci.checks.apps import App, AppSet
@@ -32,7 +33,7 @@ def _run_one(runner: Runner, app: App, exe: Path, library: Path, version: str) -
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
         problems.append(f"{name} exited with {done.returncode}: {' / '.join(err) or 'no message'}")
-    report = {}
+    report: dict[str, Any] = {}
     if len(lines) != 1:
         problems.append(f"{name} printed {len(lines)} lines, expected one JSON line")
     else:

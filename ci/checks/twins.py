@@ -20,11 +20,11 @@ from pathlib import Path
 from ci.binaries import read_binary
 from ci.checks import nativeaot
 from ci.checks.app_report import same_path
-from ci.checks.apps import CFLAGS, AppSet, describe_apps, parse_apps
+from ci.checks.apps import CFLAGS, AppSet, describe_apps, parse_apps, read_listing
 from ci.checks.csharp_apps import default_dotnet
 from ci.core import cache
 from ci.core.errors import CiError, InputError
-from ci.core.fs import atomic_write_text, fresh_output_dir, read_json
+from ci.core.fs import atomic_write_text, fresh_output_dir
 from ci.core.resources import source_tree
 from ci.platforms import Platform
 from ci.runtime import exports, reference
@@ -84,9 +84,9 @@ def _build_c_twins(platform: Platform, app_set: AppSet, out: Path, apps_dir: Pat
 
     fresh_output_dir(out, TWINS, cache.STAMP)
     for app in app_set.apps:  # each at the same path below `out` as its split twin below the app set
-        spec = described["plugins" if app.kind == "plugin" else "apps"][app.name]
-        _link(platform, library, [apps_dir / s for s in spec["sources"]], out / app.path, app.kind == "plugin",
-              spec.get("defines", {}), apps_dir)
+        spec = (described.plugins if app.kind == "plugin" else described.apps)[app.name]
+        _link(platform, library, [apps_dir / s for s in spec.sources], out / app.path, app.kind == "plugin",
+              spec.defines, apps_dir)
     result = AppSet(out, app_set.rid, app_set.runtime, app_set.apps)
     problems = check_static(result)
     if problems:
@@ -100,7 +100,7 @@ def _build_c_twins(platform: Platform, app_set: AppSet, out: Path, apps_dir: Pat
 def read_twins(out: Path, app_set: AppSet) -> AppSet:
     """The twins written by build_twins for `app_set`."""
     listing = out / TWINS
-    data = read_json(listing)
+    data = read_listing(listing, "twins listing")
     twins = parse_apps(data, listing, "twins listing")
     if data.get("rid") != app_set.rid or [a.name for a in twins] != [a.name for a in app_set.apps]:
         raise InputError(listing, f"does not twin the app set in {app_set.root}")

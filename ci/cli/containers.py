@@ -14,9 +14,10 @@ from ci.core.console import console
 from ci.core.errors import BadInput
 from ci.platforms import Platform
 
+BASE_IMAGE_HELP = "build on this image instead of the bootstrapped Debian"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    base_image = {"help": "build on this image instead of the bootstrapped Debian"}
     p = options.command(sub, "images", cmd_images,
                         help="make the container images: Debian base and wheelhouse without a registry",
                         description="Build the Linux images (a debootstrap base, a wheelhouse, the Dockerfile target), "
@@ -24,13 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.platforms(p, containers=True)
     p.add_argument("--target", choices=TARGETS, action="append",
                    help="Linux Dockerfile target (repeatable); default: reference")
-    p.add_argument("--base-image", **base_image)
+    p.add_argument("--base-image", help=BASE_IMAGE_HELP)
 
     p = options.command(sub, "container-run", cmd_container_run, options.platform, options.dist,
                         help="run a nox session in the platform's container: container-run package -- ARGS",
                         description="Run a nox session in the platform's container on a snapshot of this checkout.")
     p.add_argument("--target", choices=TARGETS, default="reference", help="Dockerfile target (default: reference)")
-    p.add_argument("--base-image", **base_image)
+    p.add_argument("--base-image", help=BASE_IMAGE_HELP)
     p.add_argument("session", help="the nox session to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to the session after `--`")
 

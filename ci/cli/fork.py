@@ -11,6 +11,11 @@ from ci.core.console import console
 from ci.core.errors import CiError
 
 
+def _show(line: str) -> None:
+    """A line as it is: paths and commands hold brackets rich would read as markup."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def _checkout(args: argparse.Namespace) -> Path:
     from ci.runtime.fork.checkout import check_checkout
     from ci.runtime.sources import ENV_VAR, fork_checkout
@@ -40,24 +45,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
     out = Path(args.out or f"build/{platform.rid}/plan").resolve()
     plan = linkplan.make_plan(layout, tools, out, linkplan.sample_names())
     request = fork_build.BuildRequest(checkout, platform, args.configuration, args.libraries_configuration, args.rootfs)
-    show = {"markup": False, "highlight": False, "soft_wrap": True}
-    console.print(f"Plan for {platform.rid} ({args.configuration}) from {checkout}: a dry run, nothing is run", **show)
+    _show(f"Plan for {platform.rid} ({args.configuration}) from {checkout}: a dry run, nothing is run")
     # The build as its own runner would run it (natively unless a rootfs makes it a cross build).
     width = max(len(part.name) for part in plan.parts)
     build_host = f"win-{linkplan.BUILD_HOST_ARCH}" if platform.os == "win" else platform.rid
-    console.print(f"  {'build':<{width}}  {fork_build.command(request, host=build_host)}", **show)
+    _show(f"  {'build':<{width}}  {fork_build.command(request, host=build_host)}")
     if deferred:
-        console.print(f"  Visual Studio (MSVC link.exe and libraries) and Windows SDK paths: <...{linkplan.ON_WINDOWS_HOST}>, "
-                      "found there by vswhere and KitsRoot10", **show)
+        _show(f"  Visual Studio (MSVC link.exe and libraries) and Windows SDK paths: <...{linkplan.ON_WINDOWS_HOST}>, "
+              "found there by vswhere and KitsRoot10")
     for part in plan.parts:
         linkplan.write_files(part)
         for step in part.steps:
-            console.print(f"  {part.name:<{width}}  {step}", **show)
+            _show(f"  {part.name:<{width}}  {step}")
     gaps = fork_layout.missing([i for part in plan.parts for i in part.inputs], checkout)
     if gaps:
-        console.print(f"not built yet: {len(gaps)} inputs missing, first {gaps[0]}", **show)
+        _show(f"not built yet: {len(gaps)} inputs missing, first {gaps[0]}")
     written = sorted(path.relative_to(out).as_posix() for part in plan.parts for path in part.files)
-    console.print(f"wrote {len(written)} files in {out}: {', '.join(written)}", **show)
+    _show(f"wrote {len(written)} files in {out}: {', '.join(written)}")
     return 0
 
 

@@ -21,6 +21,7 @@ from ci.pipeline import CHECKS, DEFAULT_CHECKS
 
 if TYPE_CHECKING:
     from ci.checks.apps import AppSet
+    from ci.runtime.sources import ForkSource, ReferenceSource
 
 
 def _print_json(data: object) -> None:
@@ -44,7 +45,7 @@ def _finish(result: dict, as_json: bool, lines: list[str], problems: list[str], 
 
 
 @contextlib.contextmanager
-def _runtime_source(args: argparse.Namespace, title: str) -> Iterator[object]:
+def _runtime_source(args: argparse.Namespace, title: str) -> Iterator[ReferenceSource | ForkSource]:
     """The source the options name, with a live line while a fork build runs."""
     from ci.runtime.fork import driver
     from ci.runtime.fork.link import ForkOptions

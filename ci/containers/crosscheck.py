@@ -113,12 +113,12 @@ def _why(host: Path, boxed: Path) -> list[str]:
         return ["only on the host"]
     if not host.is_file():
         return ["only in the container"]
-    sections = _sections(host), _sections(boxed)
-    if sections[0] is None or sections[1] is None:
+    host_sections, boxed_sections = _sections(host), _sections(boxed)
+    if host_sections is None or boxed_sections is None:
         diff = difflib.unified_diff(host.read_text(errors="replace").splitlines(),
                                     boxed.read_text(errors="replace").splitlines(), "host", "container", lineterm="", n=0)
         return list(diff)[2:14]
-    return _section_diff(*sections)
+    return _section_diff(host_sections, boxed_sections)
 
 
 def _sections(path: Path) -> dict[str, tuple[int, bytes]] | None:

@@ -305,7 +305,8 @@ def forward_summary(box: Container, environ: Mapping[str, str], summary: str = S
         raw.seek(0)
         with tarfile.open(fileobj=raw) as tar:
             member = tar.next()
-            text = tar.extractfile(member).read(SUMMARY_LIMIT) if member and member.isfile() else b""
+            summary_file = tar.extractfile(member) if member and member.isfile() else None
+            text = summary_file.read(SUMMARY_LIMIT) if summary_file else b""
     with open(host, "ab") as out:
         out.write(text)
 
@@ -313,6 +314,7 @@ def forward_summary(box: Container, environ: Mapping[str, str], summary: str = S
 def snapshot_files(repo: Path) -> list[str]:
     """Tracked files and untracked ones git does not ignore, as a clone plus local edits would have."""
     listed = git(repo, "ls-files", "--cached", "--others", "--exclude-standard", "-z", required="a container snapshot")
+    assert listed is not None  # required: git raises instead of answering None
     return sorted(n for n in listed.decode("utf-8", "surrogateescape").split("\0") if n and os.path.lexists(repo / n))
 
 
@@ -368,8 +370,9 @@ def _merge(source: Path, dest: Path) -> list[Path]:
 
 def _give_to_invoking_user(paths: list[Path]) -> None:
     owner = invoking_user()
-    for path in paths if owner else ():
-        os.chown(path, *owner)
+    if owner:
+        for path in paths:
+            os.chown(path, *owner)
 
 
 def invoking_user() -> tuple[int, int] | None:

@@ -50,10 +50,9 @@ def default_vswhere() -> Path:
 
 def registry_kits_root() -> Path:
     """KitsRoot10 from the registry, where the Windows SDK installer records it."""
-    try:
-        import winreg
-    except ImportError:
-        raise CiError("Windows SDK: this host has no registry; pass --windows-kits DIR (the folder holding Lib/)") from None
+    if sys.platform != "win32":  # winreg exists only on Windows
+        raise CiError("Windows SDK: this host has no registry; pass --windows-kits DIR (the folder holding Lib/)")
+    import winreg
     try:
         with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\Microsoft\Windows Kits\Installed Roots",
                             0, winreg.KEY_READ | winreg.KEY_WOW64_32KEY) as key:

@@ -126,7 +126,7 @@ def include_dirs(cc: Sequence[str]) -> list[Path]:
 def header_dir(cc: Sequence[str], header: str) -> Candidate:
     """The directory of the compiler's search list that holds `header`."""
     found = next((d for d in include_dirs(cc) if (d / header).is_file()), None)
-    return f"{header} in {' '.join([Path(cc[0]).name, *cc[1:]])}'s #include search list", found and str(found)
+    return f"{header} in {' '.join([Path(cc[0]).name, *cc[1:]])}'s #include search list", str(found) if found else None
 
 
 def resource_headers(clang: str) -> Candidate:
@@ -135,7 +135,7 @@ def resource_headers(clang: str) -> Candidate:
     out = ask([clang, "--print-resource-dir"])
     include = Path(out[0].strip()) / "include" if out else None
     found = include if include and (include / "stddef.h").is_file() else None
-    return f"stddef.h in {Path(clang).name} --print-resource-dir", found and str(found)
+    return f"stddef.h in {Path(clang).name} --print-resource-dir", str(found) if found else None
 
 
 def targets(triplet: str) -> Callable[[str], Verdict]:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from ci.core import cache
 from ci.core.fs import sha256_file
@@ -55,12 +55,18 @@ class Tools:
         return next(f.path for f in self.found if f.role == role)
 
 
+class _FindsTools(Hashable, Protocol):
+    """A toolchain, as far as finding its tools goes (a frozen dataclass: hashable, cached by value)."""
+
+    def find_tools(self, search: str) -> Tools: ...
+
+
 @functools.cache
-def _locate(toolchain: GnuElf | MinGW | ClangCoff, search: str) -> Tools:
+def _locate(toolchain: _FindsTools, search: str) -> Tools:
     return toolchain.find_tools(search)
 
 
-def locate(toolchain: GnuElf | MinGW | ClangCoff, search: str | None = None) -> Tools:
+def locate(toolchain: _FindsTools, search: str | None = None) -> Tools:
     """The toolchain's tools on PATH `search` (default: this process's PATH), found once per PATH."""
     return _locate(toolchain, os.environ.get("PATH", os.defpath) if search is None else search)
 
@@ -185,7 +191,7 @@ class GnuElf(_Gcc):
     def soname(self, major: int) -> str:
         return f"{self.library_name}.{major}"
 
-    def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
+    def link_app(self, cflags: list[str], sources: list[Path], link_inputs: Sequence[str | Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
         rpath = os.path.relpath(runtime_dir, output.parent)  # the app set moves as one tree
         run_tool([*self.cc, *cflags, *(["-shared", "-fPIC"] if shared else []), "-pthread", "-o", output,
@@ -242,7 +248,7 @@ class MinGW(_Gcc, _Windows):
         ])
         return Linked(library, (implib,), (split_symbols(self.objcopy, library, epoch),))
 
-    def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
+    def link_app(self, cflags: list[str], sources: list[Path], link_inputs: Sequence[str | Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
         # No time stamp, and no image base hashed from the output's path (ld's default for DLLs).
         run_tool([*self.cc, *cflags, *(["-shared"] if shared else []), "-o", output, *sources, *link_inputs,
@@ -346,7 +352,7 @@ class ClangCoff(_Windows):
                         "/filealign:0x1000", *relative[1:]], library, lib_dir)
         return Linked(library, (lib_dir / self.import_library,), (library.with_suffix(".pdb"),))
 
-    def link_app(self, cflags: list[str], sources: list[Path], link_inputs: list[Path], output: Path,
+    def link_app(self, cflags: list[str], sources: list[Path], link_inputs: Sequence[str | Path], output: Path,
                  runtime_dir: Path, shared: bool, cwd: Path) -> None:
         support = self.support()
         objects = []
