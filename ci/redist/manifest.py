@@ -48,8 +48,6 @@ def check_manifest(manifest: dict, source: Path, expected_rid: str | None = None
         for name in [value] if isinstance(value, str) else value:
             if name not in paths and not (role == "link" and name in linked):
                 raise InputError(source, f"{MANIFEST}: its {role} {name!r} is not among its files")
-    if host := manifest.get("host"):  # packages made before the host section have none
-        _check_host(host, manifest, source)
 
 
 def _check_host(host: dict, manifest: dict, source: Path) -> None:
@@ -83,3 +81,5 @@ def check_library(root: Path, manifest: dict, source: Path) -> None:
     if binary.soname != manifest["soname"]:
         raise InputError(source, f"{MANIFEST}: its library {name} names itself {binary.soname!r}, "
                                  f"the manifest says {manifest['soname']!r}")
+    if host := manifest.get("host"):  # packages made before the host section have none
+        _check_host(host, manifest, source)  # after the library: a wrong library is named as such
