@@ -139,7 +139,7 @@ def package(build_dir: Path, dist: Path) -> Package:
                      dist / f"{stem}{SBOM_SUFFIX}", sdk_archive)
     check_dist(dist)
     inputs = {f: build_dir / f for f in (*build.files(), *build.debug, BUILD_INFO)}
-    inputs.update(layout=LAYOUT, schema=schemas.schema_file("manifest"))
+    inputs.update(layout=LAYOUT, host=HOST, schema=schemas.schema_file("manifest"))
     inputs.update({f"sdk/{name}": path for name, path in sdk_files.items()})
     from ci.redist import nuget
     inputs.update({f"msbuild/{p.name}": p for p in sorted(nuget.msbuild_dir().iterdir())})
