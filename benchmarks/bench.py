@@ -174,12 +174,13 @@ def nativeaot_rows(repo: Path, tmp: Path) -> list[dict]:
                  "bound": "not measured: no dotnet on PATH"}]
     source = tmp / "samples"
     shutil.copytree(linkplan.samples_dir(), source, ignore=shutil.ignore_patterns("bin", "obj"))
+    samples = nativeaot.samples()
     commands = [nativeaot.publish_command(dotnet, source / folder / f"{name}.csproj", "linux-x64",
                                           tmp / "ref" / name, tmp / "ref" / f"{name}.map")
-                for name, folder in nativeaot.samples()]
+                for name, folder in samples]
     run(commands[0])  # fills NuGet's cache and starts MSBuild's build server, for both sides alike
     shutil.rmtree(tmp / "ref")
-    shutil.rmtree(source / "hello" / "obj")
+    shutil.rmtree(source / samples[0][1] / "obj")  # the warm-up's outputs: both sides then build from scratch
     ref = run([" && ".join(subprocess.list2cmdline(c) for c in commands)], shell=True)
     publish = ("import sys; from pathlib import Path; from ci.checks import nativeaot; from ci.platforms import "
                "get_platform; nativeaot.publish_all(get_platform('linux-x64'), Path(sys.argv[1]), Path(sys.argv[2]))")
