@@ -9,6 +9,8 @@ import pytest
 
 from benchmarks import bench
 from benchmarks.__main__ import SCHEMA
+from ci.checks import nativeaot
+from tests.conftest import REPO
 
 
 def _result(rows):
@@ -36,4 +38,14 @@ def test_the_reader_row_is_measured_against_readelf_and_valid():
     schema = json.loads(SCHEMA.read_text())
     (measured,) = bench.reader_rows()
     assert measured["reference"].startswith("readelf") and measured["seconds"] > 0 and measured["ratio"] > 0
+    jsonschema.validate(_result([measured]), schema)
+
+
+def test_the_nativeaot_row_publishes_both_sides_and_is_valid(tmp_path):
+    # Real dotnet publish on both sides: the row compares them, so each must have published every sample.
+    schema = json.loads(SCHEMA.read_text())
+    (measured,) = bench.nativeaot_rows(REPO, tmp_path)
+    assert measured["seconds"] > 0 and measured["reference_seconds"] > 0, measured
+    published = {p.name for p in (tmp_path / "ref").iterdir() if p.is_dir()}
+    assert published == {name for name, _ in nativeaot.samples()}
     jsonschema.validate(_result([measured]), schema)
